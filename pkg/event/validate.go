@@ -1,0 +1,132 @@
+package event
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+var (
+	actionRe = regexp.MustCompile(`^[a-z0-9_.:-]{1,64}$`)
+	tenantRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+	// MinTime and MaxTime bound event times: DateTime64(3) covers more, but
+	// anything outside is a clock or parsing bug that would poison partitions.
+	MinTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	// MaxExpires is the last second ClickHouse's DateTime holds, which the
+	// TTL column uses.
+	MaxExpires = time.Date(2106, 2, 7, 6, 28, 15, 0, time.UTC)
+)
+
+// Normalize fills what a sender may leave out: time, id, tenant, severity.
+// Expires is left to retention, which knows the rules.
+func Normalize(e *Event, now time.Time) {
+	if e.Time.IsZero() {
+		e.Time = now
+	}
+	e.Time = e.Time.UTC().Truncate(time.Millisecond)
+	if e.ID == "" {
+		e.ID = NewID(e.Time)
+	} else if u, err := uuid.Parse(e.ID); err == nil {
+		e.ID = u.String()
+	}
+	if e.Tenant == "" {
+		e.Tenant = DefaultTenant
+	}
+	if e.Severity == "" {
+		e.Severity = DefaultSeverity(e.Action)
+	}
+	if ip, err := netip.ParseAddr(e.ClientIP); err == nil {
+		e.ClientIP = ip.Unmap().String()
+	}
+	if !e.Expires.IsZero() {
+		e.Expires = e.Expires.UTC().Truncate(time.Second)
+	}
+}
+
+// NewID returns a UUIDv7 whose timestamp is the event's time, so that a
+// lookup by id can be narrowed to the partitions around that time.
+func NewID(t time.Time) string {
+	var u uuid.UUID
+	_, _ = rand.Read(u[:])
+	ms := uint64(t.UnixMilli())
+	var ts [8]byte
+	binary.BigEndian.PutUint64(ts[:], ms)
+	copy(u[0:6], ts[2:8])
+	u[6] = (u[6] & 0x0f) | 0x70
+	u[8] = (u[8] & 0x3f) | 0x80
+	return u.String()
+}
+
+// TimeFromID returns the time a UUIDv7 carries, or false for other versions.
+func TimeFromID(id string) (time.Time, bool) {
+	u, err := uuid.Parse(id)
+	if err != nil || u.Version() != 7 {
+		return time.Time{}, false
+	}
+	var ts [8]byte
+	copy(ts[2:8], u[0:6])
+	return time.UnixMilli(int64(binary.BigEndian.Uint64(ts[:]))).UTC(), true
+}
+
+// Validate checks a normalized event and returns the first problem, naming
+// its field.
+func Validate(e *Event) error {
+	if e.Action == "" {
+		return fieldErr("action", "required")
+	}
+	if !actionRe.MatchString(e.Action) {
+		return fieldErr("action", "%s must match [a-z0-9_.:-]{1,64}", quoteField(e.Action))
+	}
+	if _, err := uuid.Parse(e.ID); err != nil {
+		return fieldErr("id", "%s is not a UUID", quoteField(e.ID))
+	}
+	if e.Time.Before(MinTime) || !e.Time.Before(MaxTime) {
+		return fieldErr("time", "%s is outside 1970-01-01 … 2200-01-01", e.Time.Format(time.RFC3339))
+	}
+	if !e.Expires.IsZero() && (e.Expires.Before(MinTime) || e.Expires.After(MaxExpires)) {
+		return fieldErr("expires", "%s is outside 1970-01-01 … 2106-02-07", e.Expires.Format(time.RFC3339))
+	}
+	if !tenantRe.MatchString(e.Tenant) {
+		return fieldErr("tenant", "%s must match [A-Za-z0-9_.-]{1,64}", quoteField(e.Tenant))
+	}
+	if !slices.Contains(Severities, e.Severity) {
+		return fieldErr("severity", "%s is not one of %s", quoteField(e.Severity), strings.Join(Severities, ", "))
+	}
+	if e.ClientIP != "" {
+		if _, err := netip.ParseAddr(e.ClientIP); err != nil {
+			return fieldErr("clientIp", "%s is not an IPv4 or IPv6 address", quoteField(e.ClientIP))
+		}
+	}
+	for _, f := range []struct{ name, v string }{
+		{"app", e.App},
+		{"user.id", e.User.ID}, {"user.username", e.User.Username}, {"user.email", e.User.Email},
+		{"object.app", e.Object.App}, {"object.model", e.Object.Model},
+		{"object.pk", e.Object.PK}, {"object.name", e.Object.Name},
+	} {
+		if len(f.v) > MaxStringBytes {
+			return fieldErr(f.name, "longer than %d bytes", MaxStringBytes)
+		}
+		if strings.IndexByte(f.v, 0) >= 0 {
+			return fieldErr(f.name, "contains a NUL character")
+		}
+	}
+	if len(e.Context) > MaxContextBytes {
+		return fieldErr("context", "larger than %d bytes", MaxContextBytes)
+	}
+	if bytes.Contains(e.Context, []byte(`\u0000`)) {
+		return fieldErr("context", "contains a NUL character")
+	}
+	if len(e.Diff) > MaxDiffFields {
+		return fieldErr("diff", "more than %d fields", MaxDiffFields)
+	}
+	return nil
+}

@@ -1,0 +1,196 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+var identRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]{0,63}$`)
+
+// layout names the tables of one deployment. On a cluster the data lives in
+// replicated local tables and queries go through a Distributed table of the
+// public name, so every query below is written once against `events`.
+type layout struct {
+	db      string
+	cluster string
+}
+
+func newLayout(db, cluster string) (layout, error) {
+	if db == "" {
+		db = "auditlog"
+	}
+	if !identRe.MatchString(db) {
+		return layout{}, fmt.Errorf("store: database name %q must match %s", db, identRe)
+	}
+	if cluster != "" && !identRe.MatchString(cluster) {
+		return layout{}, fmt.Errorf("store: cluster name %q must match %s", cluster, identRe)
+	}
+	return layout{db: db, cluster: cluster}, nil
+}
+
+func ident(s string) string { return "`" + s + "`" }
+
+// table is the name queries and inserts use.
+func (l layout) table(name string) string { return ident(l.db) + "." + ident(name) }
+
+// storageTable is where rows physically live: the local table on a cluster.
+func (l layout) storageTable(name string) string {
+	if l.cluster == "" {
+		return l.table(name)
+	}
+	return l.table(name + "_local")
+}
+
+func (l layout) onCluster() string {
+	if l.cluster == "" {
+		return ""
+	}
+	return " ON CLUSTER " + ident(l.cluster)
+}
+
+// mergeTree picks the engine: replicated on a cluster, so each shard's
+// replicas agree, plain otherwise.
+func (l layout) mergeTree(kind, name string) string {
+	if l.cluster == "" {
+		return kind + "()"
+	}
+	return fmt.Sprintf("Replicated%s('/clickhouse/tables/{shard}/%s/%s_local', '{replica}')", kind, l.db, name)
+}
+
+// createTable returns the DDL for a table and, on a cluster, the
+// Distributed table over it. Rows are sharded by event id so that a re-sent
+// event lands on the shard that already has it.
+func (l layout) createTable(name, columns, engineKind, tail string) []string {
+	stmts := []string{fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s (\n%s\n) ENGINE = %s\n%s",
+		l.storageTable(name), l.onCluster(), columns, l.mergeTree(engineKind, name), tail)}
+	if l.cluster != "" {
+		stmts = append(stmts, fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s AS %s ENGINE = Distributed(%s, %s, %s, %s)",
+			l.table(name), l.onCluster(), l.storageTable(name), quote(l.cluster), quote(l.db), quote(name+"_local"), "cityHash64(id)"))
+	}
+	return stmts
+}
+
+// alterStorage runs an ALTER on the table that holds the rows.
+func (l layout) alterStorage(name, change string) string {
+	return fmt.Sprintf("ALTER TABLE %s%s %s", l.storageTable(name), l.onCluster(), change)
+}
+
+// eventColumns are the columns of schema version 1. The codecs follow the
+// data: times are near-monotonic (Delta), names repeat (LowCardinality),
+// and JSON compresses well with ZSTD.
+const eventColumns = `  id UUID,
+  time DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)),
+  received_at DateTime64(3, 'UTC') CODEC(Delta, ZSTD(1)),
+  expires DateTime('UTC') CODEC(Delta, ZSTD(1)),
+  tenant LowCardinality(String),
+  action LowCardinality(String),
+  app LowCardinality(String),
+  severity LowCardinality(String),
+  user_id String CODEC(ZSTD(1)),
+  user_name LowCardinality(String),
+  user_email String CODEC(ZSTD(1)),
+  client_ip IPv6 CODEC(ZSTD(1)),
+  object_app LowCardinality(String),
+  object_model LowCardinality(String),
+  object_pk String CODEC(ZSTD(1)),
+  object_name String CODEC(ZSTD(1)),
+  context String CODEC(ZSTD(3)),
+  diff String CODEC(ZSTD(3)),
+  geo_country LowCardinality(String),
+  geo_country_code LowCardinality(String),
+  geo_city LowCardinality(String),
+  geo_continent LowCardinality(String),
+  geo_lat Float64 CODEC(ZSTD(1)),
+  geo_lon Float64 CODEC(ZSTD(1)),
+  asn_number UInt32 CODEC(ZSTD(1)),
+  asn_org LowCardinality(String),
+  asn_network LowCardinality(String)`
+
+// migration is one schema version. Statements must be safe to re-run
+// (IF NOT EXISTS), because a crash can stop a migration half way.
+type migration struct {
+	version int
+	name    string
+	stmts   func(l layout) []string
+}
+
+var migrations = []migration{
+	{1, "events table with TTL on expires", func(l layout) []string {
+		// Partitioned by expiry day so that retention drops whole parts,
+		// and ordered for "newest events of a tenant".
+		return l.createTable("events", eventColumns, "ReplacingMergeTree",
+			"PARTITION BY toYYYYMMDD(expires)\nORDER BY (tenant, time, id)\nTTL expires DELETE\nSETTINGS index_granularity = 8192, merge_with_ttl_timeout = 3600")
+	}},
+	{2, "skip indexes for lookups by id, user and IP", func(l layout) []string {
+		var s []string
+		for _, ix := range []string{
+			"idx_id id TYPE bloom_filter(0.001) GRANULARITY 1",
+			"idx_user user_name TYPE bloom_filter(0.01) GRANULARITY 2",
+			"idx_ip client_ip TYPE bloom_filter(0.01) GRANULARITY 2",
+		} {
+			name := strings.Fields(ix)[0]
+			s = append(s,
+				l.alterStorage("events", "ADD INDEX IF NOT EXISTS "+ix),
+				l.alterStorage("events", "MATERIALIZE INDEX "+name))
+		}
+		return s
+	}},
+}
+
+// LatestVersion is the schema version this build writes.
+func LatestVersion() int { return migrations[len(migrations)-1].version }
+
+func (s *Store) versionTable() string { return s.l.table("schema_version") }
+
+// migrate brings the schema to target, recording each step, so an older
+// database keeps its rows and gains what later versions add.
+func (s *Store) migrate(ctx context.Context, target int) error {
+	l := s.l
+	if err := s.eng.Exec(ctx, fmt.Sprintf("CREATE DATABASE IF NOT EXISTS %s%s", ident(l.db), l.onCluster())); err != nil {
+		return fmt.Errorf("store: create database %s: %w", l.db, err)
+	}
+	for _, stmt := range l.createTable("schema_version",
+		"  version UInt32,\n  name String,\n  applied_at DateTime('UTC') DEFAULT now()",
+		"MergeTree", "ORDER BY version") {
+		if err := s.eng.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("store: create schema_version: %w", err)
+		}
+	}
+	current, err := s.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	for _, m := range migrations {
+		if m.version <= current || m.version > target {
+			continue
+		}
+		for _, stmt := range m.stmts(l) {
+			if err := s.eng.Exec(ctx, stmt); err != nil {
+				return fmt.Errorf("store: migration %d (%s): %w", m.version, m.name, err)
+			}
+		}
+		rec := fmt.Sprintf("INSERT INTO %s (version, name) VALUES (%d, %s)", s.versionTable(), m.version, quote(m.name))
+		if err := s.eng.Exec(ctx, rec); err != nil {
+			return fmt.Errorf("store: record migration %d: %w", m.version, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion returns the newest applied migration, 0 for a new database.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	rows, err := s.eng.Query(ctx, "SELECT toInt64(max(version)) FROM "+s.versionTable())
+	if err != nil {
+		return 0, fmt.Errorf("store: read schema version: %w", err)
+	}
+	defer rows.Close()
+	var v int64
+	if rows.Next() {
+		if err := rows.Scan(&v); err != nil {
+			return 0, fmt.Errorf("store: read schema version: %w", err)
+		}
+	}
+	return int(v), rows.Err()
+}

@@ -1,0 +1,299 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/auditlog/auditlog/pkg/event"
+	"github.com/auditlog/auditlog/pkg/store"
+	"github.com/auditlog/auditlog/pkg/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// engines is the conformance matrix: every test runs on each engine.
+var engines = []struct {
+	name string
+	open func(testing.TB, store.Options) *store.Store
+}{
+	{"embedded", storetest.Embedded},
+	{"server", storetest.Server},
+}
+
+func forEachEngine(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) { fn(t, e.open(t, store.Options{})) })
+	}
+}
+
+var ctx = context.Background()
+
+func mkEvent(action, user string, t time.Time) event.Event {
+	e := event.Event{Action: action, User: event.User{ID: "1", Username: user, Email: user + "@example.com"}, Time: t}
+	event.Normalize(&e, t)
+	event.Retention{}.Apply(&e)
+	e.ReceivedAt = t
+	return e
+}
+
+func mustInsert(t *testing.T, s *store.Store, evs ...event.Event) store.InsertResult {
+	t.Helper()
+	res, err := s.Insert(ctx, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestInsertAndGetRoundTrip(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s *store.Store) {
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		full := mkEvent("model_updated", "alice", now)
+		full.App = "authentik.events.signals"
+		full.ClientIP = "81.2.69.142"
+		full.Tenant = "acme"
+		full.Severity = "notice"
+		full.Object = event.Object{App: "authentik_core", Model: "user", PK: "42", Name: "alice"}
+		full.Context = json.RawMessage(`{"http_request":{"method":"PATCH","path":"/api/v3/core/users/42/"},"n":12345678901234567890}`)
+		full.Diff = map[string]event.Change{"email": {Old: json.RawMessage(`"a@old.example"`), New: json.RawMessage(`"a@new.example"`)}}
+		full.Geo = &event.Geo{Country: "United Kingdom", CountryCode: "GB", City: "London", Continent: "EU", Lat: 51.5142, Lon: -0.0931}
+		full.ASN = &event.ASN{Number: 1221, Org: "Telstra Pty Ltd", Network: "1.128.0.0/11"}
+		v6 := mkEvent("login", "bob", now.Add(-time.Second))
+		v6.ClientIP = "2001:db8::1"
+		noIP := mkEvent("logout", "carol", now.Add(-2*time.Second))
+		mustInsert(t, s, full, v6, noIP)
+
+		for _, want := range []event.Event{full, v6, noIP} {
+			got, err := s.Get(ctx, want.Tenant, want.ID)
+			if err != nil || got == nil {
+				t.Fatalf("get %s: %v %v", want.ID, got, err)
+			}
+			wj, _ := json.Marshal(want)
+			gj, _ := json.Marshal(got)
+			if string(wj) != string(gj) {
+				t.Errorf("round trip changed the event:\nwant %s\n got %s", wj, gj)
+			}
+		}
+		if got, err := s.Get(ctx, "other-tenant", full.ID); err != nil || got != nil {
+			t.Errorf("another tenant's event was returned: %v %v", got, err)
+		}
+	})
+}
+
+func TestDuplicateIDsCollapse(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s *store.Store) {
+		now := time.Now().UTC()
+		a := mkEvent("login", "alice", now)
+		res := mustInsert(t, s, a, a)
+		if res.Inserted != 1 || res.Duplicates() != 1 {
+			t.Fatalf("same id twice in one batch: inserted %d dup %d", res.Inserted, res.Duplicates())
+		}
+		res = mustInsert(t, s, a)
+		if res.Inserted != 0 || !res.Duplicate[0] {
+			t.Fatalf("re-sent id was inserted again: %+v", res)
+		}
+		// Concurrent senders of one id.
+		b := mkEvent("login", "bob", now)
+		var wg sync.WaitGroup
+		for i := 0; i < 8; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := s.Insert(ctx, []event.Event{b}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		evs, err := s.Events(ctx, store.Filter{}, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != 2 {
+			t.Fatalf("want 2 events after duplicates, got %d", len(evs))
+		}
+		// The same id in another tenant is another event.
+		c := a
+		c.Tenant = "other"
+		if res := mustInsert(t, s, c); res.Inserted != 1 {
+			t.Fatalf("same id in another tenant was taken for a duplicate")
+		}
+	})
+}
+
+func TestFilters(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s *store.Store) {
+		base := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		var evs []event.Event
+		add := func(action, user, ip, cc string, at time.Duration, ctxJSON string) {
+			e := mkEvent(action, user, base.Add(at))
+			e.ClientIP = ip
+			e.App = "app-" + user
+			if cc != "" {
+				e.Geo = &event.Geo{CountryCode: cc, Country: cc}
+			}
+			if ctxJSON != "" {
+				e.Context = json.RawMessage(ctxJSON)
+			}
+			evs = append(evs, e)
+		}
+		add("login", "alice", "81.2.69.142", "GB", 0, `{"note":"first"}`)
+		add("login_failed", "alice", "81.2.69.143", "GB", time.Minute, `{"username":"alice"}`)
+		add("login", "bob", "10.1.2.3", "", 2*time.Minute, "")
+		add("model_deleted", "bob", "2001:db8::5", "DE", 3*time.Minute, `{"message":"Needle in a haystack"}`)
+		add("logout", "o'brien; DROP TABLE events; --", "1.128.0.1", "AU", 4*time.Minute, `{"q":"'\\\\--"}`)
+		mustInsert(t, s, evs...)
+
+		pfx := func(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+		cases := []struct {
+			name string
+			f    store.Filter
+			want []string // actions, newest first
+		}{
+			{"all", store.Filter{}, []string{"logout", "model_deleted", "login", "login_failed", "login"}},
+			{"actions", store.Filter{Actions: []string{"login"}}, []string{"login", "login"}},
+			{"user", store.Filter{Users: []string{"alice"}}, []string{"login_failed", "login"}},
+			{"user by email", store.Filter{Users: []string{"bob@example.com"}}, []string{"model_deleted", "login"}},
+			{"injection user is data", store.Filter{Users: []string{"o'brien; DROP TABLE events; --"}}, []string{"logout"}},
+			{"app", store.Filter{Apps: []string{"app-bob"}}, []string{"model_deleted", "login"}},
+			{"country lower-case", store.Filter{Countries: []string{"gb"}}, []string{"login_failed", "login"}},
+			{"cidr v4", store.Filter{ClientIPs: []netip.Prefix{pfx("81.2.69.0/24")}}, []string{"login_failed", "login"}},
+			{"single ip", store.Filter{ClientIPs: []netip.Prefix{pfx("10.1.2.3/32")}}, []string{"login"}},
+			{"cidr v6", store.Filter{ClientIPs: []netip.Prefix{pfx("2001:db8::/32")}}, []string{"model_deleted"}},
+			{"search context", store.Filter{Search: "needle IN A"}, []string{"model_deleted"}},
+			{"search quote", store.Filter{Search: "o'brien; DROP"}, []string{"logout"}},
+			// Context is searched as stored JSON text, where \\ stands for one backslash.
+			{"search backslash", store.Filter{Search: `'\\\\--`}, []string{"logout"}},
+			{"search user", store.Filter{Search: "brien"}, []string{"logout"}},
+			{"time range", store.Filter{From: base.Add(time.Minute), To: base.Add(3 * time.Minute)}, []string{"login", "login_failed"}},
+			{"combined", store.Filter{Actions: []string{"login", "login_failed"}, Users: []string{"alice"}, Countries: []string{"GB"}}, []string{"login_failed", "login"}},
+			{"tenant", store.Filter{Tenant: "nobody"}, nil},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := s.Events(ctx, tc.f, 100)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var acts []string
+				for _, e := range got {
+					acts = append(acts, e.Action)
+				}
+				if fmt.Sprint(acts) != fmt.Sprint(tc.want) {
+					t.Errorf("got %v, want %v", acts, tc.want)
+				}
+			})
+		}
+		if got, _ := s.Events(ctx, store.Filter{}, 2); len(got) != 2 {
+			t.Errorf("limit 2 returned %d", len(got))
+		}
+		if _, err := s.Events(ctx, store.Filter{IDs: []string{"x' OR 1=1"}}, 10); err == nil {
+			t.Errorf("a malformed id was accepted")
+		}
+		st, err := s.Stats(ctx)
+		if err != nil || st.Events != 5 {
+			t.Fatalf("the table changed or stats failed: %+v %v", st, err)
+		}
+	})
+}
+
+// TestRetentionTTL proves that rows past expires are deleted by the
+// engine's TTL, per action, not hidden by a WHERE clause.
+func TestRetentionTTL(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s *store.Store) {
+		r := event.Retention{Default: 365 * 24 * time.Hour, Rules: map[string]time.Duration{
+			"login_failed":  30 * 24 * time.Hour,
+			"model_deleted": 5 * 365 * 24 * time.Hour,
+		}}
+		now := time.Now().UTC()
+		old := now.Add(-40 * 24 * time.Hour)
+		veryOld := now.Add(-400 * 24 * time.Hour)
+		var evs []event.Event
+		for _, c := range []struct {
+			action string
+			at     time.Time
+		}{{"login_failed", old}, {"login", old}, {"model_deleted", veryOld}, {"login", veryOld}} {
+			e := mkEvent(c.action, "alice", c.at)
+			e.Expires = time.Time{}
+			r.Apply(&e)
+			evs = append(evs, e)
+		}
+		own := mkEvent("login", "alice", now)
+		own.Expires = now.Add(-time.Hour).Truncate(time.Second) // brings its own expiry
+		evs = append(evs, own)
+		mustInsert(t, s, evs...)
+
+		if err := s.ApplyRetention(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Events(ctx, store.Filter{}, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept := map[string]bool{}
+		for _, e := range got {
+			kept[e.ID] = true
+		}
+		want := map[int]bool{0: false, 1: true, 2: true, 3: false, 4: false}
+		for i, keep := range want {
+			if kept[evs[i].ID] != keep {
+				t.Errorf("event %d (%s at %s, expires %s): kept=%v, want %v", i, evs[i].Action, evs[i].Time.Format(time.DateOnly), evs[i].Expires.Format(time.DateOnly), kept[evs[i].ID], keep)
+			}
+		}
+		st, err := s.Stats(ctx)
+		if err != nil || st.Events != 2 {
+			t.Errorf("TTL did not physically remove rows: count()=%d err=%v", st.Events, err)
+		}
+	})
+}
+
+func TestSchemaMigrationKeepsData(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			var eng store.Engine
+			opts := store.Options{Database: storetest.DBName(t)}
+			if e.name == "embedded" {
+				eng = storetest.EmbeddedEngine(t)
+			} else {
+				cfg := storetest.ServerConfig(t)
+				cfg.Database = opts.Database
+				opts.Cluster = cfg.Cluster
+				var err error
+				if eng, err = store.OpenServer(ctx, cfg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			t.Cleanup(func() { _ = eng.Exec(ctx, "DROP DATABASE IF EXISTS `"+opts.Database+"`") })
+			v1, err := store.OpenAt(ctx, eng, opts, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, _ := v1.SchemaVersion(ctx); v != 1 {
+				t.Fatalf("schema version %d, want 1", v)
+			}
+			a := mkEvent("login", "alice", time.Now().UTC())
+			mustInsert(t, v1, a)
+
+			latest, err := store.Open(ctx, eng, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v, _ := latest.SchemaVersion(ctx); v != store.LatestVersion() {
+				t.Fatalf("schema version %d after migration, want %d", v, store.LatestVersion())
+			}
+			got, err := latest.Get(ctx, a.Tenant, a.ID)
+			if err != nil || got == nil {
+				t.Fatalf("event written before the migration is gone: %v", err)
+			}
+			// Opening again is a no-op.
+			if _, err := store.Open(ctx, eng, opts); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
