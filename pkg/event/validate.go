@@ -95,8 +95,8 @@ func Validate(e *Event) error {
 	if !e.Expires.IsZero() && (e.Expires.Before(MinTime) || e.Expires.After(MaxExpires)) {
 		return fieldErr("expires", "%s is outside 1970-01-01 … 2106-02-07", e.Expires.Format(time.RFC3339))
 	}
-	if !tenantRe.MatchString(e.Tenant) {
-		return fieldErr("tenant", "%s must match [A-Za-z0-9_.-]{1,64}", quoteField(e.Tenant))
+	if err := ValidateTenant(e.Tenant); err != nil {
+		return err
 	}
 	if !slices.Contains(Severities, e.Severity) {
 		return fieldErr("severity", "%s is not one of %s", quoteField(e.Severity), strings.Join(Severities, ", "))
@@ -127,6 +127,15 @@ func Validate(e *Event) error {
 	}
 	if len(e.Diff) > MaxDiffFields {
 		return fieldErr("diff", "more than %d fields", MaxDiffFields)
+	}
+	return nil
+}
+
+// ValidateTenant checks a tenant name, which also appears in tokens and
+// datasource settings.
+func ValidateTenant(t string) error {
+	if !tenantRe.MatchString(t) {
+		return fieldErr("tenant", "%s must match [A-Za-z0-9_.-]{1,64}", quoteField(t))
 	}
 	return nil
 }

@@ -1,0 +1,166 @@
+// Package plugintest drives the built plugin binary the way Grafana does:
+// it starts the executable, completes the go-plugin handshake and calls the
+// plugin's gRPC services.
+package plugintest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/grafana/grafana-plugin-sdk-go/backend/grpcplugin"
+	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary builds the plugin executable once per test process.
+func Binary(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		out, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			buildErr = fmt.Errorf("go env GOMOD: %w", err)
+			return
+		}
+		root := filepath.Dir(strings.TrimSpace(string(out)))
+		dir, err := os.MkdirTemp("", "auditlog-plugin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "gpx_auditlog")
+		cmd := exec.Command("go", "build", "-o", binPath, "./pkg")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build plugin: %v\n%s", err, b)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// Client is a running plugin process.
+type Client struct {
+	Diagnostics pluginv2.DiagnosticsClient
+	Data        pluginv2.DataClient
+	Resource    pluginv2.ResourceClient
+	Stream      pluginv2.StreamClient
+	client      *goplugin.Client
+}
+
+// Start launches the plugin binary with the handshake Grafana uses and
+// stops it when the test ends. env is added to the process environment.
+func Start(t testing.TB, env ...string) *Client {
+	t.Helper()
+	bin := Binary(t)
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), env...)
+	c := goplugin.NewClient(&goplugin.ClientConfig{
+		HandshakeConfig: goplugin.HandshakeConfig{
+			ProtocolVersion:  grpcplugin.ProtocolVersion,
+			MagicCookieKey:   grpcplugin.MagicCookieKey,
+			MagicCookieValue: grpcplugin.MagicCookieValue,
+		},
+		VersionedPlugins: map[int]goplugin.PluginSet{grpcplugin.ProtocolVersion: {
+			"diagnostics": &grpcplugin.DiagnosticsGRPCPlugin{},
+			"data":        &grpcplugin.DataGRPCPlugin{},
+			"resource":    &grpcplugin.ResourceGRPCPlugin{},
+			"stream":      &grpcplugin.StreamGRPCPlugin{},
+		}},
+		Cmd:              cmd,
+		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
+		Logger:           hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Error}),
+		Stderr:           testWriter{t},
+	})
+	t.Cleanup(c.Kill)
+	rpc, err := c.Client()
+	if err != nil {
+		t.Fatalf("plugin handshake: %v", err)
+	}
+	pc := &Client{client: c}
+	for name, dst := range map[string]any{"diagnostics": &pc.Diagnostics, "data": &pc.Data, "resource": &pc.Resource, "stream": &pc.Stream} {
+		raw, err := rpc.Dispense(name)
+		if err != nil {
+			t.Fatalf("dispense %s: %v", name, err)
+		}
+		switch d := dst.(type) {
+		case *pluginv2.DiagnosticsClient:
+			*d = raw.(pluginv2.DiagnosticsClient)
+		case *pluginv2.DataClient:
+			*d = raw.(pluginv2.DataClient)
+		case *pluginv2.ResourceClient:
+			*d = raw.(pluginv2.ResourceClient)
+		case *pluginv2.StreamClient:
+			*d = raw.(pluginv2.StreamClient)
+		}
+	}
+	return pc
+}
+
+// testWriter sends the plugin's stderr to the test log, so a failing test
+// shows what the plugin said.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// Datasource is the datasource part of a plugin context.
+type Datasource struct {
+	UID      string
+	JSONData map[string]any
+	Secure   map[string]string
+}
+
+// PluginContext builds the context Grafana sends with every call.
+func (d Datasource) PluginContext(t testing.TB, role string) *pluginv2.PluginContext {
+	t.Helper()
+	js, err := json.Marshal(d.JSONData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := d.UID
+	if uid == "" {
+		uid = "auditlog-test"
+	}
+	pc := &pluginv2.PluginContext{
+		OrgId:    1,
+		PluginId: "auditlog-events-datasource",
+		DataSourceInstanceSettings: &pluginv2.DataSourceInstanceSettings{
+			Id: 1, Uid: uid, Name: "Auditlog", JsonData: js, DecryptedSecureJsonData: d.Secure,
+			LastUpdatedMS: 1,
+		},
+	}
+	if role != "" {
+		pc.User = &pluginv2.User{Login: "tester", Role: role}
+	}
+	return pc
+}
+
+// CheckHealth calls CheckHealth with the datasource's settings.
+func (c *Client) CheckHealth(t testing.TB, ds Datasource) *pluginv2.CheckHealthResponse {
+	t.Helper()
+	res, err := c.Diagnostics.CheckHealth(context.Background(), &pluginv2.CheckHealthRequest{PluginContext: ds.PluginContext(t, "Admin")})
+	if err != nil {
+		t.Fatalf("CheckHealth: %v", err)
+	}
+	return res
+}
