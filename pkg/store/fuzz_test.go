@@ -49,7 +49,7 @@ func FuzzFilterSQL(f *testing.F) {
 }
 
 // lexLiterals splits SQL into decoded single-quoted literals and the text
-// outside them, following ClickHouse's escapes (\x, \\, \', '').
+// outside them, following ClickHouse's escapes (\x, \\, \', ”).
 func lexLiterals(sql string) (lits []string, outside string, ok bool) {
 	var out, cur strings.Builder
 	in := false
