@@ -144,32 +144,48 @@ func (s *Store) insertSQL(body []byte) string {
 	return b.String()
 }
 
+// idLookupChunk bounds the ids of one duplicate lookup: each id takes about
+// 110 bytes of query text, and ClickHouse refuses text over max_query_size
+// (256 KiB by default), which about 2,400 ids reach.
+const idLookupChunk = 1000
+
 // existingIDs returns "tenant/id" for the batch's ids already stored.
 func (s *Store) existingIDs(ctx context.Context, batch []event.Event) (map[string]struct{}, error) {
-	pairs := make([]string, 0, len(batch))
-	for i := range batch {
-		lit, ok := uuidLit(batch[i].ID)
-		if !ok {
-			return nil, fmt.Errorf("store: event %d: id %q is not a UUID", i, batch[i].ID)
+	out := map[string]struct{}{}
+	for start := 0; start < len(batch); start += idLookupChunk {
+		if err := s.lookupIDs(ctx, batch[start:min(start+idLookupChunk, len(batch))], start, out); err != nil {
+			return nil, err
 		}
-		pairs = append(pairs, "("+quote(batch[i].Tenant)+", "+lit+")")
+	}
+	return out, nil
+}
+
+// lookupIDs adds the ids of chunk (which starts at batch index offset)
+// that are already stored to out.
+func (s *Store) lookupIDs(ctx context.Context, chunk []event.Event, offset int, out map[string]struct{}) error {
+	pairs := make([]string, 0, len(chunk))
+	for i := range chunk {
+		lit, ok := uuidLit(chunk[i].ID)
+		if !ok {
+			return fmt.Errorf("store: event %d: id %q is not a UUID", offset+i, chunk[i].ID)
+		}
+		pairs = append(pairs, "("+quote(chunk[i].Tenant)+", "+lit+")")
 	}
 	q := "SELECT toString(tenant), toString(id) FROM " + s.l.table("events") +
-		" WHERE id IN (" + idList(batch) + ") AND (tenant, id) IN (" + strings.Join(pairs, ", ") + ")" + s.readSettings()
+		" WHERE id IN (" + idList(chunk) + ") AND (tenant, id) IN (" + strings.Join(pairs, ", ") + ")" + s.readSettings()
 	rows, err := s.eng.Query(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("store: look up existing ids: %w", err)
+		return fmt.Errorf("store: look up existing ids: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]struct{}{}
 	for rows.Next() {
 		var tenant, id string
 		if err := rows.Scan(&tenant, &id); err != nil {
-			return nil, fmt.Errorf("store: look up existing ids: %w", err)
+			return fmt.Errorf("store: look up existing ids: %w", err)
 		}
 		out[tenant+"/"+id] = struct{}{}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
 func idList(batch []event.Event) string {

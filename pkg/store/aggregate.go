@@ -1,0 +1,383 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/auditlog/auditlog/pkg/event"
+)
+
+// Dimension is what an aggregate groups by. It is a closed set mapped to
+// fixed column expressions, so a grouping chosen by a dashboard never puts
+// the dashboard's text into SQL.
+type Dimension int
+
+const (
+	DimNone Dimension = iota
+	DimAction
+	DimUser
+	DimApp
+	DimCountry
+	DimASN
+)
+
+var dimNames = [...]string{DimNone: "", DimAction: "action", DimUser: "user", DimApp: "app", DimCountry: "country", DimASN: "asn"}
+
+// String returns the dimension's name in the query model ("" for none).
+func (d Dimension) String() string {
+	if d < 0 || int(d) >= len(dimNames) {
+		return fmt.Sprintf("Dimension(%d)", int(d))
+	}
+	return dimNames[d]
+}
+
+// ParseDimension reads a dimension name; "" is DimNone.
+func ParseDimension(s string) (Dimension, error) {
+	for i, n := range dimNames {
+		if n == s {
+			return Dimension(i), nil
+		}
+	}
+	return DimNone, fmt.Errorf("%w: unknown dimension %q (want action, user, app, country or asn)", ErrBadFilter, truncate(s, 64))
+}
+
+// expr is the String-typed column expression of a dimension.
+func (d Dimension) expr() string {
+	switch d {
+	case DimAction:
+		return "toString(action)"
+	case DimUser:
+		return "toString(user_name)"
+	case DimApp:
+		return "toString(app)"
+	case DimCountry:
+		return "toString(geo_country_code)"
+	case DimASN:
+		// One label per network owner, as people name them: "AS1221 Telstra".
+		return "if(asn_number = 0, '', if(asn_org = '', concat('AS', toString(asn_number)), concat('AS', toString(asn_number), ' ', toString(asn_org))))"
+	}
+	return "''"
+}
+
+func (d Dimension) valid() bool { return d >= DimNone && d <= DimASN }
+
+const (
+	// MaxSeries is how many groups a time series keeps: the groups with
+	// the most events, which are the ones a threshold alert fires on.
+	MaxSeries = 20
+	// MaxBuckets bounds one series, so a 1 s step over a year cannot make
+	// a response of millions of points.
+	MaxBuckets = 10000
+	// MaxGroups caps TopGroups and GeoPoints.
+	MaxGroups = 10000
+)
+
+// Series is the event count per time bucket of one group. Buckets are the
+// starts of consecutive steps; Counts[i] belongs to Buckets[i].
+type Series struct {
+	Group   string
+	Buckets []time.Time
+	Counts  []int64
+}
+
+// Total is the series' event count.
+func (s Series) Total() int64 {
+	var n int64
+	for _, c := range s.Counts {
+		n += c
+	}
+	return n
+}
+
+// AlignDown returns the start of the step-long bucket that holds t.
+// Buckets are aligned to the Unix epoch, as Grafana aligns its intervals,
+// so a panel's points and an alert's points fall on the same instants.
+func AlignDown(t time.Time, step time.Duration) time.Time {
+	ms, st := t.UnixMilli(), step.Milliseconds()
+	if st <= 0 {
+		return t
+	}
+	b := ms - ms%st
+	if ms < 0 && ms%st != 0 {
+		b -= st
+	}
+	return time.UnixMilli(b).UTC()
+}
+
+// TimeSeries counts events per step-long bucket over [from, to), per group
+// of groupBy (the MaxSeries largest groups, largest first). Buckets without
+// events are 0. DimNone gives one series named "", present even when no
+// event matched, so an alert on "count > N" sees 0 rather than no data.
+func (s *Store) TimeSeries(ctx context.Context, f Filter, groupBy Dimension, step time.Duration, from, to time.Time) ([]Series, error) {
+	if !groupBy.valid() {
+		return nil, fmt.Errorf("%w: unknown dimension %d", ErrBadFilter, groupBy)
+	}
+	if step < time.Second {
+		return nil, fmt.Errorf("%w: time series step %s is shorter than 1s", ErrBadFilter, step)
+	}
+	if from.IsZero() || to.IsZero() || !to.After(from) {
+		return nil, fmt.Errorf("%w: time series needs a range with from before to", ErrBadFilter)
+	}
+	step = step.Truncate(time.Millisecond)
+	start := AlignDown(from, step)
+	n := (to.Sub(start) + step - 1) / step
+	if n > MaxBuckets {
+		return nil, fmt.Errorf("%w: %d buckets of %s exceed %d; widen the step", ErrBadFilter, n, step, MaxBuckets)
+	}
+	if f.From.IsZero() || f.From.Before(from) {
+		f.From = from
+	}
+	if f.To.IsZero() || f.To.After(to) {
+		f.To = to
+	}
+	where, err := f.where()
+	if err != nil {
+		return nil, err
+	}
+	stepMs := intLit(step.Milliseconds())
+	g := groupBy.expr()
+	outer := where
+	if groupBy != DimNone {
+		// GLOBAL: on a cluster the subquery must rank groups over all
+		// shards once, not per shard.
+		outer = andWhere(where, g+" GLOBAL IN (SELECT g2 FROM (SELECT "+g+" AS g2, count() AS c2 FROM "+s.l.table("events")+where+
+			" GROUP BY g2 ORDER BY c2 DESC, g2 LIMIT "+intLit(MaxSeries)+"))")
+	}
+	q := "SELECT " + g + " AS g_, toInt64(intDiv(toUnixTimestamp64Milli(time), " + stepMs + ") * " + stepMs + ") AS b_, toUInt64(count())" +
+		" FROM " + s.l.table("events") + outer + " GROUP BY g_, b_ ORDER BY g_, b_" + s.readSettings()
+	rows, err := s.eng.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("store: time series: %w", err)
+	}
+	defer rows.Close()
+
+	buckets := make([]time.Time, n)
+	for i := range buckets {
+		buckets[i] = start.Add(time.Duration(i) * step)
+	}
+	startMs := start.UnixMilli()
+	byGroup := map[string]*Series{}
+	var out []*Series
+	series := func(name string) *Series {
+		if sr, ok := byGroup[name]; ok {
+			return sr
+		}
+		sr := &Series{Group: name, Buckets: buckets, Counts: make([]int64, n)}
+		byGroup[name] = sr
+		out = append(out, sr)
+		return sr
+	}
+	if groupBy == DimNone {
+		series("")
+	}
+	for rows.Next() {
+		var (
+			name string
+			b    int64
+			c    uint64
+		)
+		if err := rows.Scan(&name, &b, &c); err != nil {
+			return nil, fmt.Errorf("store: time series: %w", err)
+		}
+		i := (b - startMs) / step.Milliseconds()
+		if i < 0 || i >= int64(n) {
+			continue // cannot happen with the range above; never index out of it
+		}
+		series(name).Counts[i] += int64(c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: time series: %w", err)
+	}
+	res := make([]Series, len(out))
+	for i, sr := range out {
+		res[i] = *sr
+	}
+	slices.SortStableFunc(res, func(a, b Series) int {
+		if ta, tb := a.Total(), b.Total(); ta != tb {
+			if ta > tb {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Group, b.Group)
+	})
+	return res, nil
+}
+
+// GeoPoint is one place events came from.
+type GeoPoint struct {
+	Lat, Lon    float64
+	City        string
+	CountryCode string
+	Country     string
+	Count       int64
+	// TopAction is the most frequent action there; ties go to the
+	// alphabetically first, so the answer is stable.
+	TopAction string
+}
+
+// GeoPoints returns the places of matching events that have coordinates,
+// most events first, at most limit of them.
+func (s *Store) GeoPoints(ctx context.Context, f Filter, limit int) ([]GeoPoint, error) {
+	limit = clampLimit(limit, MaxGroups)
+	where, err := f.where()
+	if err != nil {
+		return nil, err
+	}
+	// Coordinates 0,0 mean "unknown" here: no audited client sits in the
+	// Gulf of Guinea, and plotting them there would mislead.
+	where = andWhere(where, "(geo_lat != 0 OR geo_lon != 0)")
+	q := "SELECT lat, lon, city, cc, any(country), toUInt64(sum(c)) AS total, argMin(a, (-toInt64(c), a)) FROM (" +
+		"SELECT geo_lat AS lat, geo_lon AS lon, toString(geo_city) AS city, toString(geo_country_code) AS cc," +
+		" any(toString(geo_country)) AS country, toString(action) AS a, count() AS c FROM " + s.l.table("events") + where +
+		" GROUP BY lat, lon, city, cc, a) GROUP BY lat, lon, city, cc ORDER BY total DESC, cc, city, lat, lon LIMIT " +
+		intLit(int64(limit)) + s.readSettings()
+	rows, err := s.eng.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("store: geo points: %w", err)
+	}
+	defer rows.Close()
+	var out []GeoPoint
+	for rows.Next() {
+		var p GeoPoint
+		var c uint64
+		if err := rows.Scan(&p.Lat, &p.Lon, &p.City, &p.CountryCode, &p.Country, &c, &p.TopAction); err != nil {
+			return nil, fmt.Errorf("store: geo points: %w", err)
+		}
+		p.Count = int64(c)
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: geo points: %w", err)
+	}
+	return out, nil
+}
+
+// Group is one value of a dimension with its activity.
+type Group struct {
+	Name      string
+	Count     int64
+	Users     int64 // distinct non-empty usernames
+	FirstSeen time.Time
+	LastSeen  time.Time
+}
+
+// TopGroups returns the n values of dim with the most matching events.
+// DimNone gives one group "" over everything (none when nothing matched).
+func (s *Store) TopGroups(ctx context.Context, f Filter, dim Dimension, n int) ([]Group, error) {
+	if !dim.valid() {
+		return nil, fmt.Errorf("%w: unknown dimension %d", ErrBadFilter, dim)
+	}
+	n = clampLimit(n, MaxGroups)
+	where, err := f.where()
+	if err != nil {
+		return nil, err
+	}
+	q := "SELECT " + dim.expr() + " AS g_, toUInt64(count()) AS c_, toUInt64(uniqExactIf(user_name, user_name != ''))," +
+		" toInt64(toUnixTimestamp64Milli(min(time))), toInt64(toUnixTimestamp64Milli(max(time))) FROM " + s.l.table("events") + where +
+		" GROUP BY g_ ORDER BY c_ DESC, g_ LIMIT " + intLit(int64(n)) + s.readSettings()
+	rows, err := s.eng.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("store: top groups: %w", err)
+	}
+	defer rows.Close()
+	var out []Group
+	for rows.Next() {
+		var (
+			g           Group
+			c, u        uint64
+			first, last int64
+		)
+		if err := rows.Scan(&g.Name, &c, &u, &first, &last); err != nil {
+			return nil, fmt.Errorf("store: top groups: %w", err)
+		}
+		g.Count, g.Users = int64(c), int64(u)
+		g.FirstSeen, g.LastSeen = time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC()
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: top groups: %w", err)
+	}
+	return out, nil
+}
+
+// MaxValues caps Values.
+const MaxValues = 1000
+
+// Values returns the distinct non-empty values of field in a tenant's
+// events ("" = all tenants) that start with prefix, ignoring case, most
+// frequent first. It feeds filter pickers and template variables.
+func (s *Store) Values(ctx context.Context, tenant string, field Dimension, prefix string, limit int) ([]string, error) {
+	if field == DimNone || !field.valid() {
+		return nil, fmt.Errorf("%w: values need a field (action, user, app, country or asn)", ErrBadFilter)
+	}
+	limit = clampLimit(limit, MaxValues)
+	where, err := Filter{Tenant: tenant}.where()
+	if err != nil {
+		return nil, err
+	}
+	where = andWhere(where, "v_ != ''")
+	if prefix != "" {
+		where = andWhere(where, "startsWith(lowerUTF8(v_), lowerUTF8("+quote(prefix)+"))")
+	}
+	q := "SELECT " + field.expr() + " AS v_ FROM " + s.l.table("events") + where +
+		" GROUP BY v_ ORDER BY count() DESC, v_ LIMIT " + intLit(int64(limit)) + s.readSettings()
+	rows, err := s.eng.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("store: values of %s: %w", field, err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("store: values of %s: %w", field, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: values of %s: %w", field, err)
+	}
+	return out, nil
+}
+
+// carriesChange selects events that say what changed: a diff (native or
+// authentik's, normalized at ingest), a deleted object's model_state, a
+// raw context.diff, or whole before/after objects in the context.
+const carriesChange = `(diff != '' OR (context != '' AND (JSONHas(context, 'diff') OR JSONHas(context, 'model_state')
+ OR (JSONType(context, 'before') = 'Object' AND JSONType(context, 'after') = 'Object')
+ OR (JSONType(context, 'old') = 'Object' AND JSONType(context, 'new') = 'Object'))))`
+
+// DiffEvents returns matching events that carry a change, newest first.
+func (s *Store) DiffEvents(ctx context.Context, f Filter, limit int) ([]event.Event, error) {
+	limit = clampLimit(limit, MaxLimit)
+	where, err := f.where()
+	if err != nil {
+		return nil, err
+	}
+	q := "SELECT " + eventColumnsSelect + " FROM " + s.l.table("events") + andWhere(where, carriesChange) +
+		" ORDER BY time DESC, id DESC LIMIT " + intLit(int64(limit)) + s.readSettings()
+	evs, err := s.queryEvents(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("store: diff events: %w", err)
+	}
+	return evs, nil
+}
+
+// andWhere adds a condition built from constants to a WHERE clause.
+func andWhere(where, cond string) string {
+	if where == "" {
+		return " WHERE " + cond
+	}
+	return where + " AND " + cond
+}
+
+func clampLimit(n, max int) int {
+	if n <= 0 || n > max {
+		return max
+	}
+	return n
+}
