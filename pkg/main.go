@@ -11,7 +11,11 @@ import (
 	"github.com/auditlog/auditlog/pkg/plugin"
 )
 
+// version is set by the build (-ldflags "-X main.version=…").
+var version string
+
 func main() {
+	plugin.SetVersion(version)
 	if err := datasource.Manage(plugin.ID, plugin.NewDatasource, datasource.ManageOpts{}); err != nil {
 		log.DefaultLogger.Error(err.Error())
 		os.Exit(1)

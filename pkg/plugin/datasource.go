@@ -4,28 +4,65 @@ package plugin
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/instancemgmt"
+	"github.com/grafana/grafana-plugin-sdk-go/backend/resource/httpadapter"
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
+	"github.com/auditlog/auditlog/pkg/access"
+	"github.com/auditlog/auditlog/pkg/event"
+	"github.com/auditlog/auditlog/pkg/geoip"
+	"github.com/auditlog/auditlog/pkg/ingest"
+	"github.com/auditlog/auditlog/pkg/query"
 )
 
 // ID is the plugin id in plugin.json.
 const ID = "auditlog-events-datasource"
 
+// version is set by the build (main passes -X main.version on).
+var version = "dev"
+
+// SetVersion records the build version for auditlog_build_info.
+func SetVersion(v string) {
+	if v != "" {
+		version = v
+	}
+}
+
+// TokenHeader carries the datasource's ingest token on resource calls from
+// outside Grafana's role model (e.g. a shipper posting through Grafana).
+const TokenHeader = "X-Auditlog-Token"
+
 // Datasource is one configured datasource instance.
 type Datasource struct {
 	settings Settings
 	// err is why the instance cannot serve (bad settings, unreachable
-	// engine). The instance is still created so that CheckHealth and every
-	// query can say so, rather than Grafana showing a bare plugin error.
-	err    error
-	shared *sharedStore
+	// engine, unreadable GeoIP file). The instance is still created so that
+	// CheckHealth and every query can say so, rather than Grafana showing
+	// a bare plugin error.
+	err      error
+	shared   *sharedStore
+	geo      *geoip.Resolver
+	geoStop  context.CancelFunc
+	query    *query.Service
+	resource backend.CallResourceHandler
+	log      *slog.Logger
 }
 
 var (
 	_ backend.CheckHealthHandler    = (*Datasource)(nil)
+	_ backend.QueryDataHandler      = (*Datasource)(nil)
+	_ backend.CallResourceHandler   = (*Datasource)(nil)
+	_ backend.StreamHandler         = (*Datasource)(nil)
 	_ instancemgmt.InstanceDisposer = (*Datasource)(nil)
 )
 
@@ -33,30 +70,179 @@ var (
 func NewDatasource(ctx context.Context, s backend.DataSourceInstanceSettings) (instancemgmt.Instance, error) {
 	ds := &Datasource{}
 	ds.settings, ds.err = ParseSettings(s)
+	ds.log = newLogger(ds.settings.LogLevel).With("datasource", s.UID)
 	if ds.err != nil {
 		return ds, nil
 	}
+	if ds.settings.GeoIPCityPath != "" || ds.settings.GeoIPASNPath != "" {
+		ds.geo, ds.err = geoip.Open(geoip.Config{CityPath: ds.settings.GeoIPCityPath, ASNPath: ds.settings.GeoIPASNPath},
+			geoip.OnLookup(func(db, result string) { metricsGeoIP(db, result) }))
+		if ds.err != nil {
+			return ds, nil
+		}
+		var wctx context.Context
+		wctx, ds.geoStop = context.WithCancel(context.Background())
+		// The files are polled, not signalled: Grafana owns the process.
+		go ds.geo.Watch(wctx, geoip.WatchOptions{Interval: 30 * time.Second})
+	}
 	ds.shared, ds.err = acquireStore(ctx, ds.settings)
+	if ds.err != nil {
+		return ds, nil
+	}
+	ds.query = &query.Service{Store: ds.shared.store, Logger: ds.log}
+	ds.resource = httpadapter.New(ds.routes())
 	return ds, nil
 }
 
-// Dispose releases the instance's share of the store.
+// Dispose releases the instance's share of the store and its GeoIP files.
 func (d *Datasource) Dispose() {
+	if d.geoStop != nil {
+		d.geoStop()
+	}
+	if d.geo != nil {
+		d.geo.Close()
+	}
 	if d.shared != nil {
 		d.shared.release()
 		d.shared = nil
 	}
 }
 
+// tenant is the scope of every read: the configured tenant, or all.
+func (d *Datasource) tenant() string { return d.settings.Tenant }
+
+func (d *Datasource) routes() http.Handler {
+	opts := ingest.Options{Retention: d.settings.Retention(), Logger: d.log}
+	if d.geo != nil {
+		opts.Enricher = ingest.GeoIP(d.geo)
+	}
+	events := ingest.NewHandler(d.shared.writer, d.shared.store, opts)
+	tenant := func(r *http.Request) (string, error) {
+		p, ok := access.FromContext(r.Context())
+		if !ok || !p.CanRead() {
+			return "", errors.New("reading events needs the Viewer role or higher")
+		}
+		return p.Tenant, nil
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/events", events)
+	mux.Handle("/events/", events)
+	mux.Handle("GET /values/{field}", d.query.ValuesHandler(tenant))
+	return d.authenticate(mux)
+}
+
+// authenticate turns Grafana's user (or the ingest token) into a principal:
+// Editors and Admins may write, Viewers only read, and the datasource's
+// tenant setting scopes both.
+func (d *Datasource) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scope := d.settings.Tenant
+		if scope == "" {
+			scope = access.AllTenants
+		}
+		var p access.Principal
+		token := r.Header.Get(TokenHeader)
+		switch {
+		case token != "":
+			if d.settings.IngestToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(d.settings.IngestToken)) != 1 {
+				ingest.WriteError(w, http.StatusUnauthorized, "the "+TokenHeader+" header does not match the datasource's ingest token")
+				return
+			}
+			p = access.Principal{Tenant: scope, Role: access.RoleIngest}
+		default:
+			u := backend.UserFromContext(r.Context())
+			if u == nil {
+				ingest.WriteError(w, http.StatusUnauthorized, "no Grafana user and no ingest token")
+				return
+			}
+			switch strings.ToLower(u.Role) {
+			case "admin", "editor":
+				p = access.Principal{Tenant: scope, Role: access.RoleAdmin}
+			case "viewer":
+				p = access.Principal{Tenant: scope, Role: access.RoleRead}
+			default:
+				ingest.WriteError(w, http.StatusForbidden, fmt.Sprintf("Grafana role %q may not use this datasource", u.Role))
+				return
+			}
+		}
+		next.ServeHTTP(w, r.WithContext(access.WithPrincipal(r.Context(), p)))
+	})
+}
+
+// QueryData answers each query; a broken datasource fails every query with
+// the reason.
+func (d *Datasource) QueryData(ctx context.Context, req *backend.QueryDataRequest) (*backend.QueryDataResponse, error) {
+	if d.err != nil {
+		res := backend.NewQueryDataResponse()
+		for _, q := range req.Queries {
+			res.Responses[q.RefID] = backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream, d.err.Error())
+		}
+		return res, nil
+	}
+	return d.query.QueryData(ctx, req, d.tenant()), nil
+}
+
+// CallResource serves POST /events, GET /events/{id} and GET /values/{field}.
+func (d *Datasource) CallResource(ctx context.Context, req *backend.CallResourceRequest, sender backend.CallResourceResponseSender) error {
+	if d.err != nil {
+		body, _ := json.Marshal(map[string]string{"error": d.err.Error()})
+		return sender.Send(&backend.CallResourceResponse{Status: http.StatusServiceUnavailable,
+			Headers: map[string][]string{"Content-Type": {"application/json"}}, Body: body})
+	}
+	return d.resource.CallResource(ctx, req, sender)
+}
+
+// SubscribeStream admits subscriptions to the tail channel
+// ("tail" or "tail/<base64url filters>"), for any user who may read.
+func (d *Datasource) SubscribeStream(_ context.Context, req *backend.SubscribeStreamRequest) (*backend.SubscribeStreamResponse, error) {
+	if d.err != nil {
+		return &backend.SubscribeStreamResponse{Status: backend.SubscribeStreamStatusNotFound}, nil
+	}
+	if _, err := query.ParseTailPath(req.Path); err != nil {
+		return &backend.SubscribeStreamResponse{Status: backend.SubscribeStreamStatusNotFound}, nil
+	}
+	initial, err := backend.NewInitialFrame(query.LogsFrame(nil), data.IncludeSchemaOnly)
+	if err != nil {
+		return nil, err
+	}
+	return &backend.SubscribeStreamResponse{Status: backend.SubscribeStreamStatusOK, InitialData: initial}, nil
+}
+
+// PublishStream refuses: events come in through ingest, never from Live.
+func (d *Datasource) PublishStream(context.Context, *backend.PublishStreamRequest) (*backend.PublishStreamResponse, error) {
+	return &backend.PublishStreamResponse{Status: backend.PublishStreamStatusPermissionDenied}, nil
+}
+
+// RunStream sends each newly stored matching event as a logs frame until
+// the last subscriber leaves.
+func (d *Datasource) RunStream(ctx context.Context, req *backend.RunStreamRequest, sender *backend.StreamSender) error {
+	if d.err != nil {
+		return d.err
+	}
+	f, err := query.ParseTailPath(req.Path)
+	if err != nil {
+		return err
+	}
+	m, err := query.NewMatcher(f, d.tenant())
+	if err != nil {
+		return err
+	}
+	return d.shared.hub.Tail(ctx, m, 0, 0, func(evs []event.Event) error {
+		return sender.SendFrame(query.LogsFrame(evs), data.IncludeAll)
+	})
+}
+
 // Health is what CheckHealth reports in its details.
 type Health struct {
-	Engine        string `json:"engine"`
-	EngineVersion string `json:"engineVersion,omitempty"`
-	Location      string `json:"location,omitempty"`
-	SchemaVersion int    `json:"schemaVersion,omitempty"`
-	Events        uint64 `json:"events"`
-	Bytes         uint64 `json:"bytes"`
-	Tenant        string `json:"tenant,omitempty"`
+	Engine        string        `json:"engine"`
+	EngineVersion string        `json:"engineVersion,omitempty"`
+	Location      string        `json:"location,omitempty"`
+	SchemaVersion int           `json:"schemaVersion,omitempty"`
+	Events        uint64        `json:"events"`
+	Bytes         uint64        `json:"bytes"`
+	Tenant        string        `json:"tenant,omitempty"`
+	QueueDepth    int           `json:"queueDepth"`
+	GeoIP         *geoip.Status `json:"geoip,omitempty"`
 }
 
 // CheckHealth reports the engine, its version, the event count and where
@@ -70,12 +256,20 @@ func (d *Datasource) CheckHealth(ctx context.Context, _ *backend.CheckHealthRequ
 		return &backend.CheckHealthResult{Status: backend.HealthStatusError, Message: err.Error()}, nil
 	}
 	h := Health{Engine: st.Engine, EngineVersion: st.EngineVersion, Location: st.Location,
-		SchemaVersion: st.SchemaVersion, Events: st.Events, Bytes: st.Bytes, Tenant: d.settings.Tenant}
+		SchemaVersion: st.SchemaVersion, Events: st.Events, Bytes: st.Bytes, Tenant: d.settings.Tenant,
+		QueueDepth: d.shared.writer.QueueDepth()}
 	where := "data path"
 	if st.Engine == EngineClickHouse {
 		where = "server"
 	}
 	msg := fmt.Sprintf("OK: %s engine, ClickHouse %s, %d events, %s %s", st.Engine, st.EngineVersion, st.Events, where, st.Location)
+	if d.geo != nil {
+		gs := d.geo.Status()
+		h.GeoIP = &gs
+		if gs.LastError != "" {
+			msg += "; GeoIP reload failed (old database kept): " + gs.LastError
+		}
+	}
 	details, _ := json.Marshal(h)
 	return &backend.CheckHealthResult{Status: backend.HealthStatusOk, Message: msg, JSONDetails: details}, nil
 }

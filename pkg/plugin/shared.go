@@ -5,19 +5,28 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/auditlog/auditlog/pkg/ingest"
+	"github.com/auditlog/auditlog/pkg/metrics"
 	"github.com/auditlog/auditlog/pkg/store"
+	"github.com/auditlog/auditlog/pkg/stream"
 )
 
 // Grafana builds a new instance whenever a datasource's settings change and
 // disposes the old one a few seconds later, and several datasources may
-// point at the same data. Stores are therefore shared per location and
-// reference-counted: two live stores on one table would each think they
-// hold the only writer, and chDB allows one data path per process anyway.
+// point at the same data. The store, its single group-commit writer and the
+// live-tail hub are therefore shared per location and reference-counted:
+// two writers on one table would each think they hold the only one (and
+// could store a re-sent id twice), and chDB allows one data path per
+// process anyway.
 type sharedStore struct {
-	key   string
-	store *store.Store
-	refs  int
+	key    string
+	store  *store.Store
+	writer *ingest.Writer
+	hub    *stream.Hub
+	stop   context.CancelFunc
+	refs   int
 }
 
 var (
@@ -50,7 +59,36 @@ func acquireStore(ctx context.Context, st Settings) (*sharedStore, error) {
 		eng.Close()
 		return nil, err
 	}
-	ss := &sharedStore{key: key, store: s, refs: 1}
+	m := metrics.Default()
+	m.BuildInfo.WithLabelValues(version, s.Engine()).Set(1)
+	hub := stream.NewHub(stream.Options{})
+	w := ingest.NewWriter(s, ingest.WriterOptions{
+		OnStored: hub.Publish,
+		OnBatch: func(n int, d time.Duration, err error) {
+			if err == nil {
+				m.ObserveBatch(n, d)
+			}
+		},
+	})
+	bg, stop := context.WithCancel(context.Background())
+	go m.RefreshStore(bg, 30*time.Second, func(ctx context.Context) (uint64, uint64, error) {
+		st, err := s.Stats(ctx)
+		return st.Events, st.Bytes, err
+	})
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-bg.Done():
+				return
+			case <-tick.C:
+				m.IngestQueueDepth.Set(float64(w.QueueDepth()))
+				m.StreamSubscribers.Set(float64(hub.Subscribers()))
+			}
+		}
+	}()
+	ss := &sharedStore{key: key, store: s, writer: w, hub: hub, stop: stop, refs: 1}
 	shared[key] = ss
 	return ss, nil
 }
@@ -72,12 +110,20 @@ func openEngine(ctx context.Context, st Settings) (store.Engine, error) {
 	return nil, fmt.Errorf("engine %q is not supported", st.Engine)
 }
 
+// release drops one user; the last one drains the writer so that nothing
+// acknowledged is lost, then closes the store.
 func (s *sharedStore) release() {
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
 	s.refs--
-	if s.refs == 0 {
-		delete(shared, s.key)
-		s.store.Close()
+	if s.refs > 0 {
+		return
 	}
+	delete(shared, s.key)
+	s.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_ = s.writer.Close(ctx)
+	s.hub.Close()
+	s.store.Close()
 }

@@ -14,7 +14,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/backend"
 	"github.com/grafana/grafana-plugin-sdk-go/backend/grpcplugin"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 	"github.com/hashicorp/go-hclog"
@@ -161,6 +163,74 @@ func (c *Client) CheckHealth(t testing.TB, ds Datasource) *pluginv2.CheckHealthR
 	res, err := c.Diagnostics.CheckHealth(context.Background(), &pluginv2.CheckHealthRequest{PluginContext: ds.PluginContext(t, "Admin")})
 	if err != nil {
 		t.Fatalf("CheckHealth: %v", err)
+	}
+	return res
+}
+
+// Resource is the answer to a CallResource call.
+type Resource struct {
+	Status int
+	Body   []byte
+}
+
+// CallResource sends one resource request as Grafana forwards
+// /api/datasources/uid/<uid>/resources/<path>.
+func (c *Client) CallResource(t testing.TB, ds Datasource, role, method, path string, body []byte, headers map[string]string) Resource {
+	t.Helper()
+	req := &pluginv2.CallResourceRequest{PluginContext: ds.PluginContext(t, role), Path: strings.TrimPrefix(path, "/"),
+		Method: method, Url: path, Body: body, Headers: map[string]*pluginv2.StringList{}}
+	if i := strings.IndexByte(req.Path, '?'); i >= 0 {
+		req.Path = req.Path[:i]
+	}
+	for k, v := range headers {
+		req.Headers[k] = &pluginv2.StringList{Values: []string{v}}
+	}
+	stream, err := c.Resource.CallResource(context.Background(), req)
+	if err != nil {
+		t.Fatalf("CallResource %s %s: %v", method, path, err)
+	}
+	var out Resource
+	for {
+		msg, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("CallResource %s %s: %v", method, path, err)
+		}
+		if msg.Code != 0 {
+			out.Status = int(msg.Code)
+		}
+		out.Body = append(out.Body, msg.Body...)
+	}
+	return out
+}
+
+// QueryData sends queries (each a JSON query model) over the given range,
+// as Grafana does for panels and alert rules, and decodes the frames.
+func (c *Client) QueryData(t testing.TB, ds Datasource, from, to time.Time, interval time.Duration, queries ...string) *backend.QueryDataResponse {
+	t.Helper()
+	req := &pluginv2.QueryDataRequest{PluginContext: ds.PluginContext(t, "Viewer")}
+	for i, q := range queries {
+		var m struct {
+			RefID     string `json:"refId"`
+			QueryType string `json:"queryType"`
+		}
+		_ = json.Unmarshal([]byte(q), &m)
+		if m.RefID == "" {
+			m.RefID = string(rune('A' + i))
+		}
+		req.Queries = append(req.Queries, &pluginv2.DataQuery{RefId: m.RefID, QueryType: m.QueryType, Json: []byte(q),
+			TimeRange:  &pluginv2.TimeRange{FromEpochMS: from.UnixMilli(), ToEpochMS: to.UnixMilli()},
+			IntervalMS: interval.Milliseconds(), MaxDataPoints: 1000})
+	}
+	pb, err := c.Data.QueryData(context.Background(), req)
+	if err != nil {
+		t.Fatalf("QueryData: %v", err)
+	}
+	res, err := backend.FromProto().QueryDataResponse(pb)
+	if err != nil {
+		t.Fatalf("decode QueryData response: %v", err)
 	}
 	return res
 }
