@@ -22,6 +22,7 @@ import (
 	"github.com/auditlog/auditlog/pkg/event"
 	"github.com/auditlog/auditlog/pkg/geoip"
 	"github.com/auditlog/auditlog/pkg/ingest"
+	"github.com/auditlog/auditlog/pkg/metrics"
 	"github.com/auditlog/auditlog/pkg/query"
 )
 
@@ -89,7 +90,7 @@ func NewDatasource(ctx context.Context, s backend.DataSourceInstanceSettings) (i
 	if ds.err != nil {
 		return ds, nil
 	}
-	ds.query = &query.Service{Store: ds.shared.store, Logger: ds.log}
+	ds.query = &query.Service{Store: ds.shared.store, Logger: ds.log, Observe: metrics.Default().ObserveQuery}
 	ds.resource = httpadapter.New(ds.routes())
 	return ds, nil
 }

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 
 	"github.com/auditlog/auditlog/pkg/geoip/geoiptest"
@@ -272,5 +275,57 @@ func TestTailOverGRPC(t *testing.T) {
 		case <-ctx.Done():
 			t.Fatal("no matching event reached the subscriber")
 		}
+	}
+}
+
+// TestMetricsOverGRPC: Grafana scrapes the plugin through CollectMetrics;
+// the query and ingest series move when the plugin works.
+func TestMetricsOverGRPC(t *testing.T) {
+	c, ds, base := seeded(t)
+	scrape := func() map[string]*dto.MetricFamily {
+		t.Helper()
+		res, err := c.Diagnostics.CollectMetrics(context.Background(), &pluginv2.CollectMetricsRequest{PluginContext: ds.PluginContext(t, "Admin")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := parser.TextToMetricFamilies(strings.NewReader(string(res.Metrics.Prometheus)))
+		if err != nil {
+			t.Fatalf("parse plugin metrics: %v", err)
+		}
+		return fams
+	}
+	count := func(fams map[string]*dto.MetricFamily, name, label, value string) float64 {
+		var n float64
+		for _, m := range fams[name].GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					if h := m.GetHistogram(); h != nil {
+						n += float64(h.GetSampleCount())
+					} else {
+						n += m.GetCounter().GetValue()
+					}
+				}
+			}
+		}
+		return n
+	}
+	before := scrape()
+	c.QueryData(t, ds, base, base.Add(time.Hour), time.Minute, `{"queryType":"logs"}`, `{"refId":"B","queryType":"geomap"}`)
+	after := scrape()
+	if d := count(after, "auditlog_query_duration_seconds", "query_type", "logs") - count(before, "auditlog_query_duration_seconds", "query_type", "logs"); d != 1 {
+		t.Errorf("logs query duration observations moved by %v, want 1", d)
+	}
+	if d := count(after, "auditlog_query_rows_total", "query_type", "logs") - count(before, "auditlog_query_rows_total", "query_type", "logs"); d != 7 {
+		t.Errorf("logs rows moved by %v, want 7", d)
+	}
+	if b := after["auditlog_ingest_batch_size"].GetMetric(); len(b) == 0 || b[0].GetHistogram().GetSampleCount() == 0 {
+		t.Errorf("no ingest batch observed: %v", b)
+	}
+	if g := after["auditlog_build_info"].GetMetric(); len(g) == 0 {
+		t.Errorf("no build info")
+	}
+	if _, ok := after["go_goroutines"]; !ok {
+		t.Errorf("Go collector missing")
 	}
 }

@@ -35,6 +35,9 @@ type Service struct {
 	// Logger records failures that are ours rather than the caller's;
 	// nil is slog.Default().
 	Logger *slog.Logger
+	// Observe, when set, is told each answered query's type, time and the
+	// rows it returned (for metrics).
+	Observe func(queryType string, d time.Duration, rows int)
 }
 
 // MaxBucketsPerSeries bounds a time series; a finer interval is widened.
@@ -80,6 +83,16 @@ func (s *Service) run(ctx context.Context, pc backend.PluginContext, dq backend.
 		return s.errResponse(dq, err)
 	}
 	var frames data.Frames
+	if s.Observe != nil {
+		start := time.Now()
+		defer func() {
+			rows := 0
+			for _, f := range frames {
+				rows += f.Rows()
+			}
+			s.Observe(string(q.QueryType), time.Since(start), rows)
+		}()
+	}
 	switch q.QueryType {
 	case TypeLogs:
 		frames, err = s.logs(ctx, pc, dq, q, c, tenant)
