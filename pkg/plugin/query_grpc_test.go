@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/data"
+	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 
 	"github.com/auditlog/auditlog/pkg/geoip/geoiptest"
 	"github.com/auditlog/auditlog/pkg/plugin/plugintest"
