@@ -86,7 +86,7 @@ func NewDatasource(ctx context.Context, s backend.DataSourceInstanceSettings) (i
 		// The files are polled, not signalled: Grafana owns the process.
 		go ds.geo.Watch(wctx, geoip.WatchOptions{Interval: 30 * time.Second})
 	}
-	ds.shared, ds.err = acquireStore(ctx, ds.settings)
+	ds.shared, ds.err = acquireStore(ctx, ds.settings, ds.log)
 	if ds.err != nil {
 		return ds, nil
 	}

@@ -5,10 +5,11 @@ import (
 	"os"
 
 	"github.com/auditlog/auditlog/pkg/metrics"
+	"github.com/auditlog/auditlog/pkg/store"
 )
 
 // LevelTrace is below debug: it logs every SQL statement.
-const LevelTrace = slog.Level(-8)
+const LevelTrace = store.LevelTrace
 
 // newLogger writes JSON lines with hclog's key names to stderr, which is
 // where go-plugin picks up a plugin's logs and hands them to Grafana's log.

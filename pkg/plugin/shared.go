@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -42,7 +43,7 @@ func storeKey(st Settings) string {
 }
 
 // acquireStore returns the store for the settings, opening it on first use.
-func acquireStore(ctx context.Context, st Settings) (*sharedStore, error) {
+func acquireStore(ctx context.Context, st Settings, log *slog.Logger) (*sharedStore, error) {
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
 	key := storeKey(st)
@@ -54,6 +55,8 @@ func acquireStore(ctx context.Context, st Settings) (*sharedStore, error) {
 	if err != nil {
 		return nil, err
 	}
+	// At logLevel trace every statement is logged with its time.
+	eng = store.Traced(eng, log)
 	s, err := store.Open(ctx, eng, store.Options{Database: st.ClickHouseDatabase, Cluster: st.ClickHouseCluster})
 	if err != nil {
 		eng.Close()

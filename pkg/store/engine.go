@@ -38,7 +38,11 @@ type jsonRows struct {
 	data []byte
 	cur  []json.RawMessage
 	err  error
+	read uint64 // rows the engine read for the statement
 }
+
+// RowsRead is how many rows the engine read to answer.
+func (r *jsonRows) RowsRead() uint64 { return r.read }
 
 func newJSONRows(data []byte) *jsonRows { return &jsonRows{data: data} }
 

@@ -43,11 +43,13 @@ func (e *chdbEngine) Query(ctx context.Context, sql string) (Rows, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	out, _, err := e.conn.Query(sql, "JSONCompactEachRow")
+	out, st, err := e.conn.Query(sql, "JSONCompactEachRow")
 	if err != nil {
 		return nil, clean(err)
 	}
-	return newJSONRows(out), nil
+	r := newJSONRows(out)
+	r.read = st.RowsRead
+	return r, nil
 }
 
 func (e *chdbEngine) Version(context.Context) (string, error) { return e.conn.Version, nil }
