@@ -146,6 +146,10 @@ func (f Filters) Compile() (Compiled, error) {
 	return c, nil
 }
 
+// AllValue in a filter list stands for "any value": it is what the shipped
+// dashboards' template variables send for "All".
+const AllValue = "*"
+
 func cleanList(name string, vals []string) ([]string, error) {
 	if len(vals) > MaxFilterValues {
 		return nil, badf("filters.%s: %d values, at most %d allowed", name, len(vals), MaxFilterValues)
@@ -154,6 +158,11 @@ func cleanList(name string, vals []string) ([]string, error) {
 	for i, v := range vals {
 		if strings.TrimSpace(v) == "" {
 			continue
+		}
+		if v == AllValue {
+			// A dashboard variable set to "All" means no filter on this
+			// field, whatever else the list holds.
+			return nil, nil
 		}
 		if len(v) > event.MaxStringBytes {
 			return nil, badf("filters.%s[%d]: longer than %d bytes", name, i, event.MaxStringBytes)

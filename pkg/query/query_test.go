@@ -46,6 +46,7 @@ func TestLogs(t *testing.T) {
 	}{
 		{"tenant, newest first", "acme", `{}`, ids(fx, "e10", "e9", "e8", "e7", "e6", "e5", "e3", "e4", "e2", "e1"), ""},
 		{"actions", "acme", `{"filters":{"actions":["login_failed"]}}`, ids(fx, "e5", "e3", "e2"), ""},
+		{"All (*) means no filter", "acme", `{"filters":{"actions":["*"],"countries":["*","de"],"users":["*"],"clientIps":["*"]}}`, ids(fx, "e10", "e9", "e8", "e7", "e6", "e5", "e3", "e4", "e2", "e1"), ""},
 		{"user by email", "acme", `{"filters":{"users":["bob@example.com"]}}`, ids(fx, "e4"), ""},
 		{"cidr", "acme", `{"filters":{"clientIps":["81.2.69.0/24"]}}`, ids(fx, "e6", "e3", "e2", "e1"), ""},
 		{"single ip", "acme", `{"filters":{"clientIps":["5.4.1.2"]}}`, ids(fx, "e7", "e4"), ""},
