@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/auditlog/auditlog/pkg/libchdb"
+	"github.com/auditlog/auditlog/pkg/localgrafana"
 	"github.com/magefile/mage/mg"
 )
 
@@ -84,9 +85,11 @@ func Run(ctx context.Context) error {
 	if err := Setup(ctx); err != nil {
 		return err
 	}
-	if _, err := startLocalGrafana(); err != nil {
+	stopGrafana, err := startLocalGrafana(ctx)
+	if err != nil {
 		return err
 	}
+	defer stopGrafana()
 	listen := envOr("DEMO_LISTEN", demoListen)
 	args := []string{"demo", "--listen", listen, "--data", filepath.Join(repoRoot(), demoDataDir)}
 	if city := libchdb.GeoIPDemoCity(); city != "" {
@@ -176,21 +179,50 @@ func Clean() error {
 	return nil
 }
 
-// startLocalGrafana is the hook for starting a local Grafana with the
-// plugin beside the demo. For now it only detects one and starts nothing.
-func startLocalGrafana() (started bool, err error) {
-	if home := os.Getenv("GRAFANA_HOME"); home != "" {
-		step("grafana: GRAFANA_HOME=%s found; starting it from mage is not implemented yet (use `docker compose up`)", home)
-		return false, nil
+// startLocalGrafana starts a Grafana installed on this machine (GRAFANA_HOME
+// or grafana on PATH) on 127.0.0.1:3000 with the plugin from dist/, the
+// shipped dashboards and alert rules, and a datasource on its own seeded
+// demo data: the demo server holds its data path, and the embedded engine
+// allows one process per path. Without a Grafana it says in one line how
+// to get the same with Docker. The returned stop ends Grafana.
+func startLocalGrafana(ctx context.Context) (stop func(), err error) {
+	in, err := localgrafana.Find()
+	if err != nil {
+		step("grafana: %v", err)
+		return func() {}, nil
 	}
-	for _, name := range []string{"grafana", "grafana-server"} {
-		if p, err := exec.LookPath(name); err == nil {
-			step("grafana: %s found; starting it from mage is not implemented yet (use `docker compose up`)", p)
-			return false, nil
+	state := filepath.Join(repoRoot(), ".cache", "grafana")
+	cfg := localgrafana.Config{Repo: repoRoot(), StateDir: state, DataPath: filepath.Join(state, "auditlog-data"),
+		GeoIP: libchdb.GeoIPDemoCity(), ChdbLib: chdbLib}
+	if _, err := os.Stat(cfg.DataPath); os.IsNotExist(err) {
+		args := []string{"demo", "--seed-only", "--data", cfg.DataPath}
+		if cfg.GeoIP != "" {
+			args = append(args, "--geoip-city", cfg.GeoIP)
+		}
+		step("grafana: seeding its datasource: %s", commandLine(nil, binary, args))
+		if err := run(ctx, chdbEnv(), binary, args...); err != nil {
+			return nil, fmt.Errorf("seed Grafana's demo data: %w", err)
 		}
 	}
-	step("grafana: no local Grafana (GRAFANA_HOME unset, none on PATH); `docker compose up` gives Grafana with the plugin")
-	return false, nil
+	if err := localgrafana.Prepare(cfg); err != nil {
+		return nil, err
+	}
+	cmd := localgrafana.Command(in, cfg)
+	logFile, err := os.Create(filepath.Join(state, "logs", "grafana.out"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("start %s: %w", in.Bin, err)
+	}
+	step("grafana: %s (log in %s)", localgrafana.URL(cfg), logFile.Name())
+	return func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		logFile.Close()
+	}, nil
 }
 
 // --- setup steps ---
