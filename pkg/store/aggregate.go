@@ -359,7 +359,7 @@ func (s *Store) DiffEvents(ctx context.Context, f Filter, limit int) ([]event.Ev
 		return nil, err
 	}
 	q := "SELECT " + eventColumnsSelect + " FROM " + s.l.table("events") + andWhere(where, carriesChange) +
-		" ORDER BY time DESC, id DESC LIMIT " + intLit(int64(limit)) + s.readSettings()
+		" ORDER BY time DESC, toString(id) DESC LIMIT " + intLit(int64(limit)) + s.readSettings()
 	evs, err := s.queryEvents(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("store: diff events: %w", err)

@@ -109,6 +109,9 @@ func truncate(s string, n int) string {
 }
 
 // Events returns matching events, newest first, at most limit of them.
+// Ties on time are broken by the id's text: ordering by the UUID column
+// itself trips ClickHouse 26.5's top-k filter (a type mismatch in
+// __topKFilter) for limits up to 1000.
 func (s *Store) Events(ctx context.Context, f Filter, limit int) ([]event.Event, error) {
 	if limit <= 0 || limit > MaxLimit {
 		limit = MaxLimit
@@ -118,7 +121,7 @@ func (s *Store) Events(ctx context.Context, f Filter, limit int) ([]event.Event,
 		return nil, err
 	}
 	q := "SELECT " + eventColumnsSelect + " FROM " + s.l.table("events") + where +
-		" ORDER BY time DESC, id DESC LIMIT " + intLit(int64(limit)) + s.readSettings()
+		" ORDER BY time DESC, toString(id) DESC LIMIT " + intLit(int64(limit)) + s.readSettings()
 	return s.queryEvents(ctx, q)
 }
 

@@ -297,3 +297,21 @@ func TestSchemaMigrationKeepsData(t *testing.T) {
 		})
 	}
 }
+
+// TestSmallLimitsWithoutTimeRange: newest-first reads with small limits and
+// no time range (which ClickHouse's top-k optimisation handles) work.
+func TestSmallLimitsWithoutTimeRange(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s *store.Store) {
+		now := time.Now().UTC()
+		mustInsert(t, s, mkEvent("login", "a", now), mkEvent("login", "b", now), mkEvent("logout", "c", now.Add(-time.Second)))
+		for _, lim := range []int{1, 2, 10, 1000} {
+			evs, err := s.Events(ctx, store.Filter{Actions: []string{"login", "logout"}}, lim)
+			if err != nil {
+				t.Fatalf("limit %d: %v", lim, err)
+			}
+			if want := min(lim, 3); len(evs) != want {
+				t.Errorf("limit %d: %d events, want %d", lim, len(evs), want)
+			}
+		}
+	})
+}

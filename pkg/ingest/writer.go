@@ -1,0 +1,271 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/auditlog/auditlog/pkg/event"
+	"github.com/auditlog/auditlog/pkg/store"
+)
+
+// Inserter stores a batch of events; *store.Store is one.
+type Inserter interface {
+	Insert(ctx context.Context, batch []event.Event) (store.InsertResult, error)
+}
+
+var (
+	// ErrQueueFull means the writer is behind: the caller should retry
+	// later (HTTP 429). Nothing of the refused request was queued.
+	ErrQueueFull = errors.New("ingest: the write queue is full; retry later")
+	// ErrClosed means the writer is shutting down (HTTP 503).
+	ErrClosed = errors.New("ingest: the writer is shutting down")
+)
+
+// StoreError is a failed insert. None of the request's events were
+// acknowledged; a retry is safe because ids are deduplicated.
+type StoreError struct{ Err error }
+
+func (e *StoreError) Error() string { return "ingest: store events: " + e.Err.Error() }
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// WriterOptions tune a Writer. Zero values take the defaults.
+type WriterOptions struct {
+	// QueueSize bounds the events waiting for the writer (default 100,000).
+	// A request that would overflow it gets ErrQueueFull, unless the queue
+	// is empty, so that one request larger than the queue still gets in.
+	QueueSize int
+	// MaxBatch bounds the events of one insert (default 20,000). Requests
+	// are never split, so one larger request is inserted on its own.
+	MaxBatch int
+	// InsertTimeout bounds one insert (default 1 minute).
+	InsertTimeout time.Duration
+
+	// OnBatch is called after every insert with its size, duration and
+	// outcome. It runs on the writer goroutine: it must be quick.
+	OnBatch func(n int, dur time.Duration, err error)
+	// OnStored is called with the newly stored events of every successful
+	// insert (duplicates left out), after the requests were answered. It
+	// runs on the writer goroutine, so a slow subscriber stalls ingest: it
+	// must not block. It may keep the slice.
+	OnStored func([]event.Event)
+	// Logger reports a panicking hook. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Writer commits events in groups: every request's events wait in one
+// bounded queue, and a single goroutine inserts whatever has queued up in
+// one statement. Under load, many requests share one insert, which is what
+// ClickHouse wants (few, large inserts); when idle, a request is inserted at
+// once.
+type Writer struct {
+	ins Inserter
+	o   WriterOptions
+
+	mu     sync.Mutex
+	queue  []*pending
+	depth  int // events in queue
+	closed bool
+
+	wake chan struct{} // capacity 1: "the queue or closed changed"
+	done chan struct{} // closed when the writer goroutine exits
+}
+
+type pending struct {
+	evs []event.Event
+	res chan writeResult // capacity 1, so the writer never blocks on it
+}
+
+type writeResult struct {
+	dup []bool
+	err error
+}
+
+// NewWriter starts the writer goroutine. Call Close to stop it.
+func NewWriter(ins Inserter, o WriterOptions) *Writer {
+	if o.QueueSize <= 0 {
+		o.QueueSize = 100_000
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 20_000
+	}
+	if o.InsertTimeout <= 0 {
+		o.InsertTimeout = time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	w := &Writer{ins: ins, o: o, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+// Write queues evs and waits until they are stored. dup[i] tells whether
+// evs[i] was already stored (or came earlier in the same insert) and so was
+// not stored again. A nil error means every event of evs is in the store.
+//
+// When ctx ends first, Write returns ctx's error but the events stay queued
+// and will be stored: a client that gave up and retries gets them
+// deduplicated. The Writer reads evs until then, so the caller must not
+// change it after Write returns with an error.
+func (w *Writer) Write(ctx context.Context, evs []event.Event) (dup []bool, err error) {
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p := &pending{evs: evs, res: make(chan writeResult, 1)}
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if w.depth > 0 && w.depth+len(evs) > w.o.QueueSize {
+		w.mu.Unlock()
+		return nil, ErrQueueFull
+	}
+	w.queue = append(w.queue, p)
+	w.depth += len(evs)
+	w.mu.Unlock()
+	w.signal()
+
+	select {
+	case r := <-p.res:
+		return r.dup, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (w *Writer) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// QueueDepth is the number of events waiting for the writer, not counting
+// the insert in progress.
+func (w *Writer) QueueDepth() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.depth
+}
+
+// QueueSize is the queue's capacity in events.
+func (w *Writer) QueueSize() int { return w.o.QueueSize }
+
+// Close refuses new writes, stores everything already queued and stops the
+// writer. If ctx ends first Close returns its error, and the writer goes on
+// draining in the background.
+func (w *Writer) Close(ctx context.Context) error {
+	w.mu.Lock()
+	w.closed = true
+	w.mu.Unlock()
+	w.signal()
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("ingest: close writer with %d events queued: %w", w.QueueDepth(), ctx.Err())
+	}
+}
+
+func (w *Writer) run() {
+	defer close(w.done)
+	for {
+		w.mu.Lock()
+		for len(w.queue) == 0 {
+			if w.closed {
+				w.mu.Unlock()
+				return
+			}
+			w.mu.Unlock()
+			<-w.wake
+			w.mu.Lock()
+		}
+		n, k := 0, 0
+		for k < len(w.queue) && (k == 0 || n+len(w.queue[k].evs) <= w.o.MaxBatch) {
+			n += len(w.queue[k].evs)
+			k++
+		}
+		taken := make([]*pending, k)
+		copy(taken, w.queue[:k])
+		// Shift rather than reslice so the backing array does not pin
+		// answered requests.
+		rest := copy(w.queue, w.queue[k:])
+		clear(w.queue[rest:])
+		w.queue = w.queue[:rest]
+		w.depth -= n
+		w.mu.Unlock()
+
+		w.flush(taken, n)
+	}
+}
+
+func (w *Writer) flush(taken []*pending, n int) {
+	batch := make([]event.Event, 0, n)
+	for _, p := range taken {
+		batch = append(batch, p.evs...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), w.o.InsertTimeout)
+	start := time.Now()
+	res, err := w.insert(ctx, batch)
+	dur := time.Since(start)
+	cancel()
+	if err == nil && len(res.Duplicate) != len(batch) {
+		err = fmt.Errorf("store answered for %d of %d events", len(res.Duplicate), len(batch))
+	}
+	w.hook("OnBatch", func() {
+		if w.o.OnBatch != nil {
+			w.o.OnBatch(len(batch), dur, err)
+		}
+	})
+	if err != nil {
+		serr := &StoreError{Err: err}
+		for _, p := range taken {
+			p.res <- writeResult{err: serr}
+		}
+		return
+	}
+	off := 0
+	for _, p := range taken {
+		p.res <- writeResult{dup: res.Duplicate[off : off+len(p.evs) : off+len(p.evs)]}
+		off += len(p.evs)
+	}
+	if w.o.OnStored != nil && res.Inserted > 0 {
+		stored := make([]event.Event, 0, res.Inserted)
+		for i := range batch {
+			if !res.Duplicate[i] {
+				stored = append(stored, batch[i])
+			}
+		}
+		w.hook("OnStored", func() { w.o.OnStored(stored) })
+	}
+}
+
+// insert calls the store, turning a panic into an error for the waiting
+// requests instead of a dead writer goroutine.
+func (w *Writer) insert(ctx context.Context, batch []event.Event) (res store.InsertResult, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("insert panicked: %v", p)
+		}
+	}()
+	return w.ins.Insert(ctx, batch)
+}
+
+// hook runs an observer so that a bug in one cannot kill the writer
+// goroutine, which would leave every later request waiting forever.
+func (w *Writer) hook(name string, fn func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.o.Logger.Error("ingest: writer hook panicked", "hook", name, "panic", fmt.Sprint(p))
+		}
+	}()
+	fn()
+}
