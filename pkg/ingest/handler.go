@@ -75,20 +75,40 @@ func principal(w http.ResponseWriter, r *http.Request, need access.Role) (access
 }
 
 func (h *handler) post(w http.ResponseWriter, r *http.Request) {
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	res := h.postEvents(rec, r)
+	if h.in.o.Observe != nil {
+		h.in.o.Observe(rec.status, res)
+	}
+}
+
+func (h *handler) postEvents(w http.ResponseWriter, r *http.Request) Result {
 	p, ok := principal(w, r, access.RoleIngest)
 	if !ok {
-		return
+		return Result{}
 	}
 	res, err := h.in.ingestBody(r.Context(), p, w, r)
 	if err != nil {
 		h.writeIngestError(w, err)
-		return
+		return Result{}
 	}
 	status := http.StatusOK
 	if res.Accepted+res.Duplicates == 0 {
 		status = http.StatusBadRequest
 	}
 	WriteJSON(w, status, res)
+	return res
+}
+
+// statusRecorder remembers the status a handler wrote, for Observe.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
 }
 
 // ingestBody reads, prepares and commits a request body.

@@ -41,6 +41,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger gets store failures and similar (default slog.Default()).
 	Logger *slog.Logger
+	// Observe, when set, is told the status and result of every POST
+	// (for metrics; the result is zero when the request failed as a whole).
+	Observe func(status int, res Result)
 }
 
 // Ingester prepares events and hands them to a Writer.

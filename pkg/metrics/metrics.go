@@ -105,15 +105,33 @@ func Handler() http.Handler { return promhttp.Handler() }
 // StoreStats is what the refresher reads.
 type StoreStats func(ctx context.Context) (events, bytes uint64, err error)
 
-// RefreshStore updates the store gauges every interval until ctx ends.
-// Counting rows is a query, so it runs on a timer rather than per scrape.
-func (m *Metrics) RefreshStore(ctx context.Context, interval time.Duration, stats StoreStats) {
-	tick := time.NewTicker(interval)
+// Sources are what Track samples for the gauges.
+type Sources struct {
+	Store       StoreStats // events and bytes; a query, so sampled slowly
+	QueueDepth  func() int // events waiting for the group commit
+	Subscribers func() int // live tail subscribers
+}
+
+// Track keeps the gauges current until ctx ends: queue depth and
+// subscribers every second, the store's size every storeEvery (counting
+// rows is a query, so it runs on a timer rather than per scrape).
+func (m *Metrics) Track(ctx context.Context, storeEvery time.Duration, src Sources) {
+	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	var last time.Time
 	for {
-		if ev, by, err := stats(ctx); err == nil {
-			m.StoreEvents.Set(float64(ev))
-			m.StoreBytes.Set(float64(by))
+		if src.QueueDepth != nil {
+			m.IngestQueueDepth.Set(float64(src.QueueDepth()))
+		}
+		if src.Subscribers != nil {
+			m.StreamSubscribers.Set(float64(src.Subscribers()))
+		}
+		if src.Store != nil && time.Since(last) >= storeEvery {
+			last = time.Now()
+			if ev, by, err := src.Store(ctx); err == nil {
+				m.StoreEvents.Set(float64(ev))
+				m.StoreBytes.Set(float64(by))
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -138,4 +156,13 @@ func (m *Metrics) ObserveBatch(n int, d time.Duration) {
 func (m *Metrics) ObserveQuery(queryType string, d time.Duration, rows int) {
 	m.QueryDuration.WithLabelValues(queryType).Observe(d.Seconds())
 	m.QueryRows.WithLabelValues(queryType).Add(float64(rows))
+}
+
+// ObserveIngest counts one ingest request: its status code and what
+// became of its events.
+func (m *Metrics) ObserveIngest(code, accepted, duplicates, rejected int) {
+	m.ObserveIngestRequest(code)
+	m.EventsIngested.WithLabelValues("accepted").Add(float64(accepted))
+	m.EventsIngested.WithLabelValues("duplicate").Add(float64(duplicates))
+	m.EventsIngested.WithLabelValues("rejected").Add(float64(rejected))
 }

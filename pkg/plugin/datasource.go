@@ -113,7 +113,10 @@ func (d *Datasource) Dispose() {
 func (d *Datasource) tenant() string { return d.settings.Tenant }
 
 func (d *Datasource) routes() http.Handler {
-	opts := ingest.Options{Retention: d.settings.Retention(), Logger: d.log}
+	opts := ingest.Options{Retention: d.settings.Retention(), Logger: d.log,
+		Observe: func(status int, res ingest.Result) {
+			metrics.Default().ObserveIngest(status, res.Accepted, res.Duplicates, len(res.Rejected))
+		}}
 	if d.geo != nil {
 		opts.Enricher = ingest.GeoIP(d.geo)
 	}

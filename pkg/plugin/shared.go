@@ -74,23 +74,14 @@ func acquireStore(ctx context.Context, st Settings, log *slog.Logger) (*sharedSt
 		},
 	})
 	bg, stop := context.WithCancel(context.Background())
-	go m.RefreshStore(bg, 30*time.Second, func(ctx context.Context) (uint64, uint64, error) {
-		st, err := s.Stats(ctx)
-		return st.Events, st.Bytes, err
+	go m.Track(bg, 30*time.Second, metrics.Sources{
+		Store: func(ctx context.Context) (uint64, uint64, error) {
+			st, err := s.Stats(ctx)
+			return st.Events, st.Bytes, err
+		},
+		QueueDepth:  w.QueueDepth,
+		Subscribers: hub.Subscribers,
 	})
-	go func() {
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-bg.Done():
-				return
-			case <-tick.C:
-				m.IngestQueueDepth.Set(float64(w.QueueDepth()))
-				m.StreamSubscribers.Set(float64(hub.Subscribers()))
-			}
-		}
-	}()
 	ss := &sharedStore{key: key, store: s, writer: w, hub: hub, stop: stop, refs: 1}
 	shared[key] = ss
 	return ss, nil

@@ -20,6 +20,9 @@ type demoFlags struct {
 	days   int
 	live   time.Duration
 	reseed bool
+	// seedOnly seeds and exits, for one-shot seeders (docker compose, the
+	// local Grafana of `mage run`).
+	seedOnly bool
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -31,6 +34,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.IntVar(&f.days, "days", 30, "days of history to seed, ending now")
 	fs.DurationVar(&f.live, "live-interval", 3*time.Second, "how often a few live events arrive (0 for none)")
 	fs.BoolVar(&f.reseed, "reseed", false, "seed even if the data directory already has events")
+	fs.BoolVar(&f.seedOnly, "seed-only", false, "seed the history, then exit instead of serving")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -39,6 +43,12 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	r, err := f.start(ctx, stderr)
 	if err != nil {
+		return err
+	}
+	if f.seedOnly {
+		r.ln.Close()
+		defer r.close()
+		_, err := f.seedHistory(ctx, r, stdout)
 		return err
 	}
 	fmt.Fprintf(stdout, "auditlog: listening on %s (engine %s, %s)\n", r.url, r.store.Engine(), location(&f.backendFlags))

@@ -28,6 +28,9 @@ var commands = map[string]command{
 	"import": {"import events from another system: import authentik --url URL --token TOKEN", runImport},
 }
 
+// version is set by the build (-ldflags "-X main.version=…").
+var version = "dev"
+
 func main() {
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }

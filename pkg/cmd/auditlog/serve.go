@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -19,8 +20,11 @@ import (
 	"github.com/auditlog/auditlog/pkg/geoip"
 	"github.com/auditlog/auditlog/pkg/ingest"
 	"github.com/auditlog/auditlog/pkg/libchdb"
+	"github.com/auditlog/auditlog/pkg/metrics"
+	"github.com/auditlog/auditlog/pkg/query"
 	"github.com/auditlog/auditlog/pkg/server"
 	"github.com/auditlog/auditlog/pkg/store"
+	"github.com/auditlog/auditlog/pkg/stream"
 )
 
 // backendFlags are the flags of everything behind the HTTP layer: the
@@ -97,6 +101,7 @@ type backend struct {
 	// writer goroutine and must not block.
 	onStored []func([]event.Event)
 	onBatch  []func(n int, dur time.Duration, err error)
+	hub      *stream.Hub // the live tail, once extraRoutes made it
 }
 
 // open opens GeoIP first (a bad path fails fast, before the store's
@@ -113,6 +118,7 @@ func (b *backendFlags) open(ctx context.Context, stderr io.Writer) (*backend, er
 	be := &backend{log: log, retention: ret}
 	if b.geoCity != "" || b.geoASN != "" || b.geoAnon != "" {
 		be.geo, err = geoip.Open(geoip.Config{CityPath: b.geoCity, ASNPath: b.geoASN, AnonymousPath: b.geoAnon},
+			geoip.OnLookup(func(db, result string) { metrics.Default().GeoIPLookups.WithLabelValues(db, result).Inc() }),
 			geoip.OnReload(func(err error) {
 				if err != nil {
 					log.Error("geoip: reload failed; the previous databases stay in use", "err", err)
@@ -129,6 +135,8 @@ func (b *backendFlags) open(ctx context.Context, stderr io.Writer) (*backend, er
 		be.closeGeo()
 		return nil, err
 	}
+	// --log-level trace logs every statement with its time and rows read.
+	eng = store.Traced(eng, log)
 	opts := store.Options{}
 	if b.engine == "clickhouse" {
 		opts.Database, opts.Cluster = b.chDatabase, b.chCluster
@@ -254,6 +262,9 @@ func (s *serveFlags) start(ctx context.Context, stderr io.Writer) (*running, err
 		MaxBody:   int64(s.maxBody),
 		MaxEvents: s.maxEvents,
 		Logger:    be.log,
+		Observe: func(status int, res ingest.Result) {
+			metrics.Default().ObserveIngest(status, res.Accepted, res.Duplicates, len(res.Rejected))
+		},
 	}
 	r := &running{backend: be, tokens: toks, ingester: ingest.New(be.writer, iopts)}
 	var geo server.GeoIP
@@ -290,14 +301,55 @@ func (s *serveFlags) start(ctx context.Context, stderr io.Writer) (*running, err
 // authenticates and puts the principal in the request context
 // (access.FromContext; its ReadTenant is the tenant a read is limited to,
 // "" for all).
-func extraRoutes(*backend) []server.Route { return nil }
+func extraRoutes(be *backend) []server.Route {
+	tenant := func(r *http.Request) (string, error) {
+		p, ok := access.FromContext(r.Context())
+		if !ok || !p.CanRead() {
+			return "", errors.New("this token may not read events")
+		}
+		return p.ReadTenant(), nil
+	}
+	m := metrics.Default()
+	m.BuildInfo.WithLabelValues(version, be.store.Engine()).Set(1)
+	hub := stream.NewHub(stream.Options{})
+	be.onStored = append(be.onStored, hub.Publish)
+	be.onBatch = append(be.onBatch, func(n int, dur time.Duration, err error) {
+		if err == nil {
+			m.ObserveBatch(n, dur)
+		}
+	})
+	be.hub = hub
+	svc := &query.Service{Store: be.store, Logger: be.log, Observe: m.ObserveQuery}
+	return []server.Route{
+		{Pattern: "POST /api/v1/query", Handler: svc.QueryHandler(tenant), Role: access.RoleRead},
+		{Pattern: "GET /api/v1/values/{field}", Handler: svc.ValuesHandler(tenant), Role: access.RoleRead},
+		{Pattern: "GET /api/v1/tail", Handler: hub.Handler(tenant, stream.HandlerOptions{}), Role: access.RoleRead},
+		{Pattern: "GET /metrics", Handler: metrics.Handler()},
+	}
+}
 
 // serve runs until SIGTERM or SIGINT, then shuts down gracefully.
 func (r *running) serve(ctx context.Context, tokenFile string) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	defer r.closeGeo()
+	defer func() {
+		if r.hub != nil {
+			r.hub.Close()
+		}
+	}()
 	r.watchGeoIP(ctx)
+	src := metrics.Sources{
+		Store: func(ctx context.Context) (uint64, uint64, error) {
+			st, err := r.store.Stats(ctx)
+			return st.Events, st.Bytes, err
+		},
+		QueueDepth: r.writer.QueueDepth,
+	}
+	if r.hub != nil {
+		src.Subscribers = r.hub.Subscribers
+	}
+	go metrics.Default().Track(ctx, 10*time.Second, src)
 	if tokenFile != "" {
 		go r.reloadTokensOnHUP(ctx, tokenFile)
 	}
