@@ -42,6 +42,10 @@ const (
 	goTestTimeout = "20m"
 )
 
+// goPackages is every Go package of the project. Not "./...": npm packages
+// in node_modules may carry Go code of their own.
+const goPackages = "./pkg/..."
+
 // frontendInputs are what `npm run build` reads: these directories and
 // files (missing ones are fine) feed the frontend build stamp.
 var frontendInputs = []string{
@@ -111,8 +115,8 @@ func Test(ctx context.Context) error {
 		}
 	}
 	check("setup", Setup(ctx))
-	check("go vet", run(ctx, chdbEnv(), mg.GoCmd(), "vet", "./..."))
-	check("go test", run(ctx, chdbEnv(), mg.GoCmd(), "test", "-count=1", "-timeout", goTestTimeout, "./..."))
+	check("go vet", run(ctx, chdbEnv(), mg.GoCmd(), "vet", goPackages))
+	check("go test", run(ctx, chdbEnv(), mg.GoCmd(), "test", "-count=1", "-timeout", goTestTimeout, goPackages))
 	if hasFrontend() {
 		for _, script := range []string{"typecheck", "lint", "test:ci"} {
 			check("npm run "+script, run(ctx, nil, "npm", "run", script))
@@ -410,7 +414,7 @@ type fuzzTarget struct{ pkg, name string }
 // fuzzTargets lists the fuzz targets of every package: `go test -list`
 // prints a package's names and then its "ok <pkg>" line.
 func fuzzTargets(ctx context.Context) ([]fuzzTarget, error) {
-	args := []string{"test", "-list", "^Fuzz", "./..."}
+	args := []string{"test", "-list", "^Fuzz", goPackages}
 	step("%s", commandLine(nil, mg.GoCmd(), args))
 	var out bytes.Buffer
 	cmd := command(ctx, chdbEnv(), mg.GoCmd(), args...)
