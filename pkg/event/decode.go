@@ -156,7 +156,9 @@ func Decode(b []byte) (Event, error) {
 	if err := dec.Decode(&w); err != nil {
 		return e, jsonError(err)
 	}
-	if dec.More() {
+	// dec.More is not enough here: it reports false for a stray "}" or "]"
+	// after the object, which would let `{…}}` through.
+	if len(bytes.TrimSpace(b[dec.InputOffset():])) > 0 {
 		return e, &Error{Msg: "trailing data after the event object"}
 	}
 	return fromWire(&w)
@@ -357,28 +359,39 @@ func parseDiff(field string, raw json.RawMessage) (map[string]Change, error) {
 	}
 	out := make(map[string]Change, len(fields))
 	for name, v := range fields {
-		var c struct {
-			Old      json.RawMessage   `json:"old"`
-			New      json.RawMessage   `json:"new"`
-			Previous json.RawMessage   `json:"previous_value"`
-			NewValue json.RawMessage   `json:"new_value"`
-			Add      []json.RawMessage `json:"add"`
-			Remove   []json.RawMessage `json:"remove"`
-			Clear    bool              `json:"clear"`
-		}
-		if err := json.Unmarshal(v, &c); err != nil {
+		ch, err := ParseChange(v)
+		if err != nil {
 			return nil, fieldErr(field+"."+name, "must be an object like {\"old\": …, \"new\": …}")
-		}
-		ch := Change{Old: c.Old, New: c.New, Add: c.Add, Remove: c.Remove, Clear: c.Clear}
-		if ch.Old == nil {
-			ch.Old = c.Previous
-		}
-		if ch.New == nil {
-			ch.New = c.NewValue
 		}
 		out[name] = ch
 	}
 	return out, nil
+}
+
+// ParseChange reads one field's change in any of the shapes: native
+// {old, new}, authentik's {previous_value, new_value}, and its many-to-many
+// {add|remove: […]} and {clear: true}.
+func ParseChange(v json.RawMessage) (Change, error) {
+	var c struct {
+		Old      json.RawMessage   `json:"old"`
+		New      json.RawMessage   `json:"new"`
+		Previous json.RawMessage   `json:"previous_value"`
+		NewValue json.RawMessage   `json:"new_value"`
+		Add      []json.RawMessage `json:"add"`
+		Remove   []json.RawMessage `json:"remove"`
+		Clear    bool              `json:"clear"`
+	}
+	if err := json.Unmarshal(v, &c); err != nil {
+		return Change{}, err
+	}
+	ch := Change{Old: c.Old, New: c.New, Add: c.Add, Remove: c.Remove, Clear: c.Clear}
+	if ch.Old == nil {
+		ch.Old = c.Previous
+	}
+	if ch.New == nil {
+		ch.New = c.NewValue
+	}
+	return ch, nil
 }
 
 func setIfAbsent(ctx map[string]json.RawMessage, key string, v json.RawMessage) map[string]json.RawMessage {

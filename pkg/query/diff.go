@@ -107,26 +107,11 @@ func parseDiff(raw json.RawMessage) map[string]event.Change {
 	}
 	out := make(map[string]event.Change, len(fields))
 	for name, v := range fields {
-		var c struct {
-			Old      json.RawMessage   `json:"old"`
-			New      json.RawMessage   `json:"new"`
-			Previous json.RawMessage   `json:"previous_value"`
-			NewValue json.RawMessage   `json:"new_value"`
-			Add      []json.RawMessage `json:"add"`
-			Remove   []json.RawMessage `json:"remove"`
-			Clear    bool              `json:"clear"`
-		}
-		if !isObject(v) || json.Unmarshal(v, &c) != nil {
+		ch, err := event.ParseChange(v)
+		if !isObject(v) || err != nil {
 			// Not a change object: show the value as what the field is now.
 			out[name] = event.Change{New: v}
 			continue
-		}
-		ch := event.Change{Old: c.Old, New: c.New, Add: c.Add, Remove: c.Remove, Clear: c.Clear}
-		if ch.Old == nil {
-			ch.Old = c.Previous
-		}
-		if ch.New == nil {
-			ch.New = c.NewValue
 		}
 		out[name] = ch
 	}
