@@ -39,6 +39,7 @@ const (
 	lockStamp     = "node_modules/.auditlog-lock-hash"  // sha256 of package-lock.json at the last npm ci
 	buildStamp    = "node_modules/.auditlog-build-hash" // hash of the frontend inputs at the last npm run build
 	defaultFuzz   = "60s"
+	smokeFuzz     = "3s" // per target, in mage test
 	goTestTimeout = "20m"
 )
 
@@ -103,9 +104,10 @@ func Run(ctx context.Context) error {
 	return runForeground(ctx, chdbEnv(), binary, args...)
 }
 
-// Test runs setup, go vet, the Go tests and the frontend checks (typecheck,
-// lint, unit tests). Every step runs even if an earlier one fails; the
-// target fails at the end, naming the failed steps.
+// Test runs setup, go vet, the Go tests, a few seconds of every fuzz
+// target and the frontend checks (typecheck, lint, unit tests). Every step
+// runs even if an earlier one fails; the target fails at the end, naming
+// the failed steps.
 func Test(ctx context.Context) error {
 	var failed []string
 	check := func(name string, err error) {
@@ -117,6 +119,9 @@ func Test(ctx context.Context) error {
 	check("setup", Setup(ctx))
 	check("go vet", run(ctx, chdbEnv(), mg.GoCmd(), "vet", goPackages))
 	check("go test", run(ctx, chdbEnv(), mg.GoCmd(), "test", "-count=1", "-timeout", goTestTimeout, goPackages))
+	// go test runs each fuzz target on its seed corpus only; a few seconds
+	// of real fuzzing per target catches a regression the seeds miss.
+	check("fuzz smoke", fuzzAll(ctx, "fuzz smoke", smokeFuzz))
 	if hasFrontend() {
 		for _, script := range []string{"typecheck", "lint", "test:ci"} {
 			check("npm run "+script, run(ctx, nil, "npm", "run", script))
@@ -148,7 +153,12 @@ func Fuzz(ctx context.Context) error {
 	if err := ensureLib(ctx); err != nil {
 		return err
 	}
-	fuzztime := envOr("FUZZTIME", defaultFuzz)
+	return fuzzAll(ctx, "mage fuzz", envOr("FUZZTIME", defaultFuzz))
+}
+
+// fuzzAll runs every fuzz target, one after another (each fuzzer already
+// uses every core), for fuzztime each. Fuzz and Test's smoke step share it.
+func fuzzAll(ctx context.Context, label, fuzztime string) error {
 	targets, err := fuzzTargets(ctx)
 	if err != nil {
 		return err
@@ -165,10 +175,10 @@ func Fuzz(ctx context.Context) error {
 		}
 	}
 	if len(failed) > 0 {
-		fmt.Printf("mage fuzz: FAILED targets: %s\n", strings.Join(failed, ", "))
+		fmt.Printf("%s: FAILED targets: %s\n", label, strings.Join(failed, ", "))
 		return fmt.Errorf("failed fuzz targets: %s", strings.Join(failed, ", "))
 	}
-	fmt.Printf("mage fuzz: all %d targets passed (%s each)\n", len(targets), fuzztime)
+	fmt.Printf("%s: all %d targets passed (%s each)\n", label, len(targets), fuzztime)
 	return nil
 }
 

@@ -74,6 +74,11 @@ func ParseTokens(r io.Reader) (*Tokens, error) {
 		}
 		role, err := ParseRole(roleName)
 		if err != nil {
+			if len(roleName) >= MinTokenLen {
+				// Most likely the fields are out of order and this is a
+				// token: the error goes to logs, so it must not echo it.
+				return nil, fmt.Errorf("line %d: the second field is not a role (ingest, read or admin); is the line in TOKEN ROLE TENANT order?", line)
+			}
 			return nil, fmt.Errorf("line %d: role %q: want ingest, read or admin", line, roleName)
 		}
 		if tenant != AllTenants && !tenantRe.MatchString(tenant) {

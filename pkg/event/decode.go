@@ -437,6 +437,17 @@ func parseTime(field, s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fieldErr(field, "%q is not an RFC 3339 time", truncate(s, 64))
 	}
+	if t.IsZero() {
+		// 0001-01-01T00:00:00Z is Go's "no time": left as is, Normalize
+		// would silently replace it with now (time) or the retention
+		// default (expires) instead of refusing it like any other time
+		// before 1970.
+		upper := "2200-01-01"
+		if field == "expires" {
+			upper = "2106-02-07"
+		}
+		return time.Time{}, fieldErr(field, "%s is outside 1970-01-01 … %s", t.Format(time.RFC3339), upper)
+	}
 	return t.UTC(), nil
 }
 

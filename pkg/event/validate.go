@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/binary"
+	"encoding/json"
+	"math"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -102,16 +104,37 @@ func Validate(e *Event) error {
 		return fieldErr("severity", "%s is not one of %s", quoteField(e.Severity), strings.Join(Severities, ", "))
 	}
 	if e.ClientIP != "" {
-		if _, err := netip.ParseAddr(e.ClientIP); err != nil {
+		if ip, err := netip.ParseAddr(e.ClientIP); err != nil {
 			return fieldErr("clientIp", "%s is not an IPv4 or IPv6 address", quoteField(e.ClientIP))
+		} else if ip.Zone() != "" {
+			// The IPv6 column has no zone, and ClickHouse refuses the
+			// whole insert over one such value: every event of the batch,
+			// other senders' too, would fail with it.
+			return fieldErr("clientIp", "%s is not an IPv4 or IPv6 address: it has a zone (%%%s); send the address alone", quoteField(e.ClientIP), ip.Zone())
 		}
 	}
-	for _, f := range []struct{ name, v string }{
+	strs := []struct{ name, v string }{
 		{"app", e.App},
 		{"user.id", e.User.ID}, {"user.username", e.User.Username}, {"user.email", e.User.Email},
 		{"object.app", e.Object.App}, {"object.model", e.Object.Model},
 		{"object.pk", e.Object.PK}, {"object.name", e.Object.Name},
-	} {
+	}
+	// A sender may bring its own location (authentik's context.geo, or a
+	// re-sent stored event); it is held to the same limits.
+	if g := e.Geo; g != nil {
+		strs = append(strs, []struct{ name, v string }{{"geo.country", g.Country}, {"geo.countryCode", g.CountryCode},
+			{"geo.city", g.City}, {"geo.continent", g.Continent}}...)
+		if math.IsNaN(g.Lat) || g.Lat < -90 || g.Lat > 90 {
+			return fieldErr("geo.lat", "%v is not a latitude (-90 … 90)", g.Lat)
+		}
+		if math.IsNaN(g.Lon) || g.Lon < -180 || g.Lon > 180 {
+			return fieldErr("geo.lon", "%v is not a longitude (-180 … 180)", g.Lon)
+		}
+	}
+	if a := e.ASN; a != nil {
+		strs = append(strs, []struct{ name, v string }{{"asn.org", a.Org}, {"asn.network", a.Network}}...)
+	}
+	for _, f := range strs {
 		if len(f.v) > MaxStringBytes {
 			return fieldErr(f.name, "longer than %d bytes", MaxStringBytes)
 		}
@@ -125,8 +148,42 @@ func Validate(e *Event) error {
 	if bytes.Contains(e.Context, []byte(`\u0000`)) {
 		return fieldErr("context", "contains a NUL character")
 	}
+	// Decode checks the context as sent; brand and impersonation facts
+	// are merged into it afterwards, so the depth is checked again here.
+	if err := checkNesting(e.Context); err != nil {
+		return fieldErr("context", "%v", err)
+	}
 	if len(e.Diff) > MaxDiffFields {
 		return fieldErr("diff", "more than %d fields", MaxDiffFields)
+	}
+	return validateDiff(e.Diff)
+}
+
+// validateDiff holds a diff to the context's limits: it is free-form JSON
+// too, stored and shown beside it, and without them one event could carry
+// megabytes or thousands of levels into every later diff query.
+func validateDiff(d map[string]Change) error {
+	size := 0
+	for name, ch := range d {
+		field := "diff." + truncate(name, 64)
+		if strings.IndexByte(name, 0) >= 0 {
+			return fieldErr("diff", "field name %s contains a NUL character", quoteField(name))
+		}
+		vals := append([]json.RawMessage{ch.Old, ch.New}, ch.Add...)
+		vals = append(vals, ch.Remove...)
+		size += len(name)
+		for _, v := range vals {
+			size += len(v)
+			if bytes.Contains(v, []byte(`\u0000`)) {
+				return fieldErr(field, "contains a NUL character")
+			}
+			if err := checkNesting(v); err != nil {
+				return fieldErr(field, "%v", err)
+			}
+		}
+		if size > MaxContextBytes {
+			return fieldErr("diff", "larger than %d bytes", MaxContextBytes)
+		}
 	}
 	return nil
 }

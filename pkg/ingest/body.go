@@ -254,7 +254,10 @@ func syntaxErr(err error) error {
 	switch {
 	case errors.As(err, &se):
 		return badRequest("the body is not valid JSON at byte %d: %s", se.Offset, strings.TrimPrefix(se.Error(), "json: "))
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		// io.EOF comes from Token when an array is cut off between
+		// elements ("[" or "[{…}"): that is a truncated body too, not a
+		// failed read.
 		return badRequest("the body ends in the middle of a JSON value")
 	case isTooLarge(err):
 		return err

@@ -117,6 +117,11 @@ func (in *Ingester) ingestBody(ctx context.Context, p access.Principal, w http.R
 	if err != nil {
 		return Result{}, err
 	}
+	if r.Body == nil {
+		// net/http's server never passes a nil body, but the plugin SDK's
+		// resource adapter does for an empty one.
+		r.Body = http.NoBody
+	}
 	body, closeBody, err := decodedBody(http.MaxBytesReader(w, r.Body, in.o.MaxBody), r.Header.Get("Content-Encoding"), in.o.MaxBody)
 	if err != nil {
 		return Result{}, err
@@ -157,7 +162,11 @@ func (h *handler) writeIngestError(w http.ResponseWriter, err error) {
 	case errors.As(err, &se):
 		h.in.o.Logger.Error("ingest: store failed", "err", se.Err)
 		w.Header().Set("Retry-After", "5")
-		WriteError(w, http.StatusServiceUnavailable, "the event store is unavailable; retry later, nothing of this request was acknowledged")
+		why := ""
+		if r := FailureReason(se.Err); r != "" {
+			why = " (" + r + ")"
+		}
+		WriteError(w, http.StatusServiceUnavailable, "the event store is unavailable"+why+"; retry later, nothing of this request was acknowledged")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		// The client is gone; its events are still queued and will be
 		// stored, and a retry will be deduplicated.

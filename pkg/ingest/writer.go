@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +32,34 @@ type StoreError struct{ Err error }
 
 func (e *StoreError) Error() string { return "ingest: store events: " + e.Err.Error() }
 func (e *StoreError) Unwrap() error { return e.Err }
+
+// FailureReason names, in a few words fit for a client or a public
+// readiness check, why the store refused a write: "its disk is full", "its
+// data is read-only", or "" when the error says nothing recognisable. The
+// full error, which may hold file paths, goes to the log only.
+func FailureReason(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	has := func(subs ...string) bool {
+		for _, s := range subs {
+			if strings.Contains(msg, s) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("NOT_ENOUGH_SPACE", "No space left on device", "not enough space", "Disk quota exceeded"):
+		return "its disk is full"
+	case has("Read-only file system", "TABLE_IS_READ_ONLY", "read-only"):
+		return "its data is read-only"
+	case has("MEMORY_LIMIT_EXCEEDED", "Cannot allocate memory"):
+		return "it is out of memory"
+	}
+	return ""
+}
 
 // WriterOptions tune a Writer. Zero values take the defaults.
 type WriterOptions struct {
@@ -72,11 +101,45 @@ type Writer struct {
 
 	wake chan struct{} // capacity 1: "the queue or closed changed"
 	done chan struct{} // closed when the writer goroutine exits
+
+	lastMu  sync.Mutex
+	lastErr error // of the latest insert; nil after a success
 }
 
 type pending struct {
-	evs []event.Event
-	res chan writeResult // capacity 1, so the writer never blocks on it
+	evs  []event.Event
+	days int              // distinct expiry days of evs: the partitions they touch
+	res  chan writeResult // capacity 1, so the writer never blocks on it
+}
+
+// maxPartitionsPerInsert is the store's max_partitions_per_insert_block:
+// the table is partitioned by expiry day, and an insert that touches more
+// partitions fails as a whole. Requests are grouped below it, or one
+// sender's events spread over many expiry dates would fail every other
+// sender's events in the same insert.
+const maxPartitionsPerInsert = 10_000
+
+// expiryDays counts the distinct expiry days of evs.
+func expiryDays(evs []event.Event) int {
+	if len(evs) == 0 {
+		return 0
+	}
+	first := evs[0].Expires.Unix() / 86400
+	var seen map[int64]struct{}
+	for i := range evs {
+		d := evs[i].Expires.Unix() / 86400
+		if seen == nil {
+			if d == first {
+				continue // the common case: one retention, one day
+			}
+			seen = map[int64]struct{}{first: {}}
+		}
+		seen[d] = struct{}{}
+	}
+	if seen == nil {
+		return 1
+	}
+	return len(seen)
 }
 
 type writeResult struct {
@@ -118,7 +181,7 @@ func (w *Writer) Write(ctx context.Context, evs []event.Event) (dup []bool, err 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	p := &pending{evs: evs, res: make(chan writeResult, 1)}
+	p := &pending{evs: evs, days: expiryDays(evs), res: make(chan writeResult, 1)}
 	w.mu.Lock()
 	if w.closed {
 		w.mu.Unlock()
@@ -156,6 +219,17 @@ func (w *Writer) QueueDepth() int {
 	return w.depth
 }
 
+// LastInsertError is the error of the latest insert, or nil when it
+// succeeded or none has run yet. Readiness checks use it: a store that
+// still answers reads may refuse every write (a full disk), and only an
+// insert finds out. The next successful insert, such as a client's retry
+// after its 503, clears it.
+func (w *Writer) LastInsertError() error {
+	w.lastMu.Lock()
+	defer w.lastMu.Unlock()
+	return w.lastErr
+}
+
 // QueueSize is the queue's capacity in events.
 func (w *Writer) QueueSize() int { return w.o.QueueSize }
 
@@ -188,9 +262,14 @@ func (w *Writer) run() {
 			<-w.wake
 			w.mu.Lock()
 		}
-		n, k := 0, 0
-		for k < len(w.queue) && (k == 0 || n+len(w.queue[k].evs) <= w.o.MaxBatch) {
+		// The first request always goes; later ones join while the insert
+		// stays within MaxBatch events and the partition limit (counting
+		// each request's days on their own overstates the union, which
+		// only makes some groups smaller).
+		n, days, k := 0, 0, 0
+		for k < len(w.queue) && (k == 0 || n+len(w.queue[k].evs) <= w.o.MaxBatch && days+w.queue[k].days <= maxPartitionsPerInsert) {
 			n += len(w.queue[k].evs)
+			days += w.queue[k].days
 			k++
 		}
 		taken := make([]*pending, k)
@@ -220,6 +299,9 @@ func (w *Writer) flush(taken []*pending, n int) {
 	if err == nil && len(res.Duplicate) != len(batch) {
 		err = fmt.Errorf("store answered for %d of %d events", len(res.Duplicate), len(batch))
 	}
+	w.lastMu.Lock()
+	w.lastErr = err
+	w.lastMu.Unlock()
 	w.hook("OnBatch", func() {
 		if w.o.OnBatch != nil {
 			w.o.OnBatch(len(batch), dur, err)

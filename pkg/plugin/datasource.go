@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ import (
 	"github.com/auditlog/auditlog/pkg/ingest"
 	"github.com/auditlog/auditlog/pkg/metrics"
 	"github.com/auditlog/auditlog/pkg/query"
+	"github.com/auditlog/auditlog/pkg/stream"
 )
 
 // ID is the plugin id in plugin.json.
@@ -38,6 +40,9 @@ func SetVersion(v string) {
 		version = v
 	}
 }
+
+// geoIPPoll is how often a datasource checks its GeoIP files for changes.
+const geoIPPoll = 5 * time.Second
 
 // TokenHeader carries the datasource's ingest token on resource calls from
 // outside Grafana's role model (e.g. a shipper posting through Grafana).
@@ -84,13 +89,20 @@ func NewDatasource(ctx context.Context, s backend.DataSourceInstanceSettings) (i
 		var wctx context.Context
 		wctx, ds.geoStop = context.WithCancel(context.Background())
 		// The files are polled, not signalled: Grafana owns the process.
-		go ds.geo.Watch(wctx, geoip.WatchOptions{Interval: 30 * time.Second})
+		// A stat of two files is cheap, and a short interval lets the
+		// health check report a bad new file soon after it lands.
+		go ds.geo.Watch(wctx, geoip.WatchOptions{Interval: geoIPPoll})
 	}
 	ds.shared, ds.err = acquireStore(ctx, ds.settings, ds.log)
 	if ds.err != nil {
 		return ds, nil
 	}
-	ds.query = &query.Service{Store: ds.shared.store, Logger: ds.log, Observe: metrics.Default().ObserveQuery}
+	reader, err := ds.shared.reader(ctx, ds.settings)
+	if err != nil {
+		ds.err = err
+		return ds, nil
+	}
+	ds.query = &query.Service{Store: reader, Logger: ds.log, Observe: metrics.Default().ObserveQuery}
 	ds.resource = httpadapter.New(ds.routes())
 	return ds, nil
 }
@@ -132,6 +144,14 @@ func (d *Datasource) routes() http.Handler {
 	mux.Handle("/events", events)
 	mux.Handle("/events/", events)
 	mux.Handle("GET /values/{field}", d.query.ValuesHandler(tenant))
+	// ServeMux's own 404 and 405 are plain text; every error here is JSON.
+	mux.HandleFunc("/values/{field}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET, HEAD")
+		ingest.WriteError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed here; use GET", r.Method))
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		ingest.WriteError(w, http.StatusNotFound, fmt.Sprintf("no such resource: %s %s (want events, events/{id} or values/{field})", r.Method, r.URL.Path))
+	})
 	return d.authenticate(mux)
 }
 
@@ -140,6 +160,24 @@ func (d *Datasource) routes() http.Handler {
 // tenant setting scopes both.
 func (d *Datasource) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil {
+			// The SDK's adapter leaves the body nil when Grafana sends
+			// none; handlers written for net/http expect http.NoBody.
+			r.Body = http.NoBody
+		}
+		defer func() {
+			// A panic would otherwise reach the SDK's gRPC layer, where a
+			// panicking resource call was seen to hang for minutes and
+			// then take the plugin process down. One request's 500 is
+			// the right price for a bug.
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				d.log.Error("resource handler panicked", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				ingest.WriteError(w, http.StatusInternalServerError, "internal error")
+			}
+		}()
 		scope := d.settings.Tenant
 		if scope == "" {
 			scope = access.AllTenants
@@ -231,9 +269,15 @@ func (d *Datasource) RunStream(ctx context.Context, req *backend.RunStreamReques
 	if err != nil {
 		return err
 	}
-	return d.shared.hub.Tail(ctx, m, 0, 0, func(evs []event.Event) error {
+	err = d.shared.hub.Tail(ctx, m, 0, 0, func(evs []event.Event) error {
 		return sender.SendFrame(query.LogsFrame(evs), data.IncludeAll)
 	})
+	if errors.Is(err, stream.ErrTooManySubscribers) {
+		// Grafana runs one stream per distinct live query and shows this
+		// text where the panel would show events.
+		return fmt.Errorf("live tail: %w: each distinct live query (filters) of every dashboard holds one; close some live panels or share filters", err)
+	}
+	return err
 }
 
 // Health is what CheckHealth reports in its details.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/auditlog/auditlog/pkg/event"
+	"github.com/auditlog/auditlog/pkg/store"
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
 )
 
@@ -36,6 +37,11 @@ type Settings struct {
 	RetentionRules     []RetentionRule `json:"retentionRules"`
 	LogLevel           string          `json:"logLevel"`
 	Tenant             string          `json:"tenant"`
+	// QueryTimeout (seconds) and QueryMaxMemory (bytes) limit every read
+	// of this datasource's queries (ClickHouse max_execution_time and
+	// max_memory_usage); 0 keeps the defaults (30 s, the engine's own).
+	QueryTimeout   float64 `json:"queryTimeout"`
+	QueryMaxMemory int64   `json:"queryMaxMemory"`
 
 	// From secureJsonData; never logged or echoed.
 	ClickHousePassword string `json:"-"`
@@ -91,6 +97,14 @@ func ParseSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 			bad("retentionRules[%d]: want an action name and days > 0, got %q and %v", i, r.Action, r.Days)
 		}
 	}
+	if st.QueryTimeout < 0 || st.QueryTimeout > 24*3600 {
+		bad("queryTimeout must be between 1 and 86400 seconds (0 for the default of 30), got %v", st.QueryTimeout)
+	} else if st.QueryTimeout > 0 && st.QueryTimeout < 1 {
+		bad("queryTimeout must be at least 1 second, got %v", st.QueryTimeout)
+	}
+	if st.QueryMaxMemory < 0 {
+		bad("queryMaxMemory must be a number of bytes, 0 for the engine's default, got %d", st.QueryMaxMemory)
+	}
 	if st.LogLevel == "" {
 		st.LogLevel = "info"
 	}
@@ -112,6 +126,12 @@ func ParseSettings(s backend.DataSourceInstanceSettings) (Settings, error) {
 		return st, fmt.Errorf("settings: %w", errors.Join(errs...))
 	}
 	return st, nil
+}
+
+// QueryLimits returns the store options of this datasource's queries.
+func (s Settings) QueryLimits() store.Options {
+	return store.Options{Database: s.ClickHouseDatabase, Cluster: s.ClickHouseCluster,
+		QueryTimeout: time.Duration(s.QueryTimeout * float64(time.Second)), MaxMemory: s.QueryMaxMemory}
 }
 
 // Retention returns the retention policy the settings describe.

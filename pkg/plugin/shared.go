@@ -23,6 +23,7 @@ import (
 // process anyway.
 type sharedStore struct {
 	key    string
+	eng    store.Engine // under store; per-datasource readers share it
 	store  *store.Store
 	writer *ingest.Writer
 	hub    *stream.Hub
@@ -82,10 +83,30 @@ func acquireStore(ctx context.Context, st Settings, log *slog.Logger) (*sharedSt
 		QueueDepth:  w.QueueDepth,
 		Subscribers: hub.Subscribers,
 	})
-	ss := &sharedStore{key: key, store: s, writer: w, hub: hub, stop: stop, refs: 1}
+	ss := &sharedStore{key: key, eng: eng, store: s, writer: w, hub: hub, stop: stop, refs: 1}
 	shared[key] = ss
 	return ss, nil
 }
+
+// reader returns the store for one datasource's queries: with its own
+// query limits, a store over the shared engine. Datasources on one
+// location share the writer but may differ in limits; ingest's own reads
+// stay on the shared store, so a tight query memory limit can never refuse
+// events. Opening finds the schema current; without limits the shared
+// store serves, which spares a cluster the ON CLUSTER check of the schema
+// on every instance Grafana creates.
+func (s *sharedStore) reader(ctx context.Context, st Settings) (*store.Store, error) {
+	if st.QueryTimeout == 0 && st.QueryMaxMemory == 0 {
+		return s.store, nil
+	}
+	return store.Open(ctx, sharedEngine{s.eng}, st.QueryLimits())
+}
+
+// sharedEngine is the engine under a reader: closing the reader must leave
+// the engine to the shared store.
+type sharedEngine struct{ store.Engine }
+
+func (sharedEngine) Close() error { return nil }
 
 func openEngine(ctx context.Context, st Settings) (store.Engine, error) {
 	switch st.Engine {

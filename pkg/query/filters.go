@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -135,6 +136,9 @@ func (f Filters) Compile() (Compiled, error) {
 	if len(f.Search) > MaxSearchBytes {
 		return c, badf("filters.search: longer than %d bytes", MaxSearchBytes)
 	}
+	if err := textValue(f.Search); err != nil {
+		return c, badf("filters.search: %v", err)
+	}
 	c.search = f.Search
 	if id := strings.TrimSpace(f.EventID); id != "" {
 		u, err := uuid.Parse(id)
@@ -167,9 +171,25 @@ func cleanList(name string, vals []string) ([]string, error) {
 		if len(v) > event.MaxStringBytes {
 			return nil, badf("filters.%s[%d]: longer than %d bytes", name, i, event.MaxStringBytes)
 		}
+		if err := textValue(v); err != nil {
+			return nil, badf("filters.%s[%d]: %v", name, i, err)
+		}
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// textValue refuses what no stored text holds, so that a filter with it
+// is a mistake said plainly rather than a query that finds nothing:
+// ingest refuses NUL characters, and stores invalid UTF-8 as U+FFFD.
+func textValue(v string) error {
+	if strings.IndexByte(v, 0) >= 0 {
+		return errors.New("contains a NUL character, which no event holds")
+	}
+	if !utf8.ValidString(v) {
+		return errors.New("is not valid UTF-8")
+	}
+	return nil
 }
 
 func parsePrefix(s string) (netip.Prefix, error) {

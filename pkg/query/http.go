@@ -56,7 +56,16 @@ func (s *Service) QueryHandler(tenant TenantFunc) http.Handler {
 			writeError(w, status, err.Error())
 			return
 		}
-		resp := s.QueryData(r.Context(), req, t)
+		// One slot for the whole request: its queries run one after
+		// another, and a busy server answers 429 as a whole rather than
+		// 207 with every query refused.
+		release, err := s.acquire(r.Context())
+		if err != nil {
+			writeBusy(w, err)
+			return
+		}
+		resp := s.queryData(r.Context(), req, t, true)
+		release()
 		for ref, dr := range failed {
 			resp.Responses[ref] = dr
 		}
@@ -92,6 +101,13 @@ func (s *Service) parseHTTPQuery(w http.ResponseWriter, r *http.Request) (*backe
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return nil, nil, fmt.Errorf("query: body larger than %d bytes: %w", MaxQueryBody, err)
+		}
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te) && te.Field == "":
+			return nil, nil, fmt.Errorf("query: body must be a JSON object with from, to and queries, got JSON %s", te.Value)
+		case errors.As(err, &te) && te.Field == "queries":
+			return nil, nil, fmt.Errorf("query: queries must be an array of query objects, got JSON %s", te.Value)
 		}
 		return nil, nil, fmt.Errorf("query: body must be a JSON object with from, to and queries: %s", jsonMessage(err))
 	}
@@ -136,8 +152,13 @@ func (s *Service) parseHTTPQuery(w http.ResponseWriter, r *http.Request) (*backe
 		}
 		seen[ref] = true
 		if err != nil {
+			msg := jsonMessage(err)
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) && te.Field == "" {
+				msg = "must be a JSON object, got JSON " + te.Value
+			}
 			failed[ref] = backend.ErrDataResponseWithSource(backend.StatusBadRequest, backend.ErrorSourceDownstream,
-				fmt.Sprintf("query %s: %s", ref, jsonMessage(err)))
+				fmt.Sprintf("query %s: %s", ref, msg))
 			continue
 		}
 		dq := backend.DataQuery{RefID: ref, QueryType: env.QueryType, TimeRange: backend.TimeRange{From: from, To: to}, JSON: raw}
@@ -245,8 +266,22 @@ func (s *Service) ValuesHandler(tenant TenantFunc) http.Handler {
 			}
 			n = min(v, store.MaxValues)
 		}
-		vals, err := s.Store.Values(r.Context(), normTenant(t), dim, prefix, n)
+		release, err := s.acquire(r.Context())
 		if err != nil {
+			writeBusy(w, err)
+			return
+		}
+		vals, err := s.Store.Values(r.Context(), normTenant(t), dim, prefix, n)
+		release()
+		if err != nil {
+			if status, why, ok := engineLimit(err); ok {
+				code := http.StatusBadRequest
+				if status == backend.StatusTimeout {
+					code = http.StatusGatewayTimeout
+				}
+				writeError(w, code, "values: "+why+": "+err.Error())
+				return
+			}
 			s.logger().Error("values", "field", field, "err", err)
 			writeError(w, http.StatusInternalServerError, "values: "+err.Error())
 			return
@@ -268,6 +303,17 @@ func resolveTenant(w http.ResponseWriter, r *http.Request, tenant TenantFunc) (s
 		return "", false
 	}
 	return t, true
+}
+
+// writeBusy answers a request that got no query slot: 429 with a hint,
+// or, if the client went away while waiting, nothing it could read anyway.
+func writeBusy(w http.ResponseWriter, err error) {
+	if errors.Is(err, ErrTooManyQueries) {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, "query: "+err.Error())
+		return
+	}
+	writeError(w, http.StatusServiceUnavailable, "query: "+err.Error())
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -8,8 +8,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/auditlog/auditlog/pkg/store"
 )
@@ -66,6 +68,11 @@ func (l *Limit) UnmarshalJSON(b []byte) error {
 		}
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(s, "-") {
+		// A whole number too large for int64 is still a valid request
+		// for "as many as allowed": clamp it like any other large limit.
+		n, err = 1<<31, nil
+	}
 	if err != nil || n < 0 {
 		return errors.New("limit must be a whole number of rows, 0 or more")
 	}
@@ -80,6 +87,11 @@ func (l *Limit) UnmarshalJSON(b []byte) error {
 // outside the JSON when set, else the JSON's, else logs.
 func ParseQuery(raw json.RawMessage, queryType string) (Query, error) {
 	var q Query
+	if !utf8.Valid(raw) {
+		// encoding/json would quietly turn the bad bytes into U+FFFD and
+		// run a query for text nobody typed.
+		return q, badf("query is not valid UTF-8")
+	}
 	if len(bytes.TrimSpace(raw)) > 0 {
 		var filters json.RawMessage
 		if err := decodeFields("", raw, []field{
@@ -89,11 +101,7 @@ func ParseQuery(raw json.RawMessage, queryType string) (Query, error) {
 			return q, err
 		}
 		if len(filters) > 0 && string(filters) != "null" {
-			f := &q.Filters
-			if err := decodeFields("filters.", filters, []field{
-				{"actions", &f.Actions}, {"users", &f.Users}, {"apps", &f.Apps}, {"clientIps", &f.ClientIPs},
-				{"countries", &f.Countries}, {"search", &f.Search}, {"eventId", &f.EventID},
-			}); err != nil {
+			if err := decodeFilters(filters, &q.Filters); err != nil {
 				return q, err
 			}
 		}
@@ -121,13 +129,48 @@ type field struct {
 }
 
 func decodeFields(prefix string, raw json.RawMessage, fields []field) error {
+	return decodeObject(prefix, raw, fields, false)
+}
+
+// filterKeys names the keys of a filter object, for messages.
+const filterKeys = "actions, users, apps, clientIps, countries, search or eventId"
+
+// decodeFilters reads a filter object. Unlike the query around it, nobody
+// but us writes keys into it, so an unknown key is a typo ("action" for
+// "actions") that, ignored, would widen the query to every event and
+// could fire an alert rule on everybody's logins.
+func decodeFilters(raw json.RawMessage, f *Filters) error {
+	return decodeObject("filters.", raw, []field{
+		{"actions", &f.Actions}, {"users", &f.Users}, {"apps", &f.Apps}, {"clientIps", &f.ClientIPs},
+		{"countries", &f.Countries}, {"search", &f.Search}, {"eventId", &f.EventID},
+	}, true)
+}
+
+func decodeObject(prefix string, raw json.RawMessage, fields []field, strict bool) error {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil {
 		name := strings.TrimSuffix(prefix, ".")
 		if name == "" {
 			name = "query"
 		}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			// Not "expected map[string]json.RawMessage": say it plainly.
+			return badf("%s must be a JSON object, got JSON %s", name, te.Value)
+		}
 		return badf("%s must be a JSON object: %s", name, jsonMessage(err))
+	}
+	if strict {
+		var unknown []string
+		for k := range obj {
+			if !slices.ContainsFunc(fields, func(f field) bool { return f.key == k }) {
+				unknown = append(unknown, clip(k))
+			}
+		}
+		if len(unknown) > 0 {
+			slices.Sort(unknown)
+			return badf("%s%s: unknown filter (want %s)", prefix, strings.Join(unknown, ", "+prefix), filterKeys)
+		}
 	}
 	for _, f := range fields {
 		v, ok := obj[f.key]

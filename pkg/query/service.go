@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
@@ -38,6 +39,14 @@ type Service struct {
 	// Observe, when set, is told each answered query's type, time and the
 	// rows it returned (for metrics).
 	Observe func(queryType string, d time.Duration, rows int)
+	// MaxConcurrent bounds the queries running at once (default
+	// DefaultMaxConcurrent). A query that finds no free slot within
+	// QueueWait (default DefaultQueueWait) fails with ErrTooManyQueries.
+	MaxConcurrent int
+	QueueWait     time.Duration
+
+	semOnce sync.Once
+	sem     chan struct{}
 }
 
 // MaxBucketsPerSeries bounds a time series; a finer interval is widened.
@@ -46,13 +55,31 @@ const MaxBucketsPerSeries = store.MaxBuckets
 // QueryData answers every query of req on its own: one query's error is
 // that query's response and never fails its siblings. tenant scopes every
 // read; "" (or "*") reads all tenants.
+// Each query takes one of the MaxConcurrent slots while it runs.
 func (s *Service) QueryData(ctx context.Context, req *backend.QueryDataRequest, tenant string) *backend.QueryDataResponse {
+	return s.queryData(ctx, req, tenant, false)
+}
+
+// queryData runs the queries one after another. held says the caller
+// already holds a slot for all of them (the HTTP API takes one per
+// request, so that it can answer 429 as a whole).
+func (s *Service) queryData(ctx context.Context, req *backend.QueryDataRequest, tenant string, held bool) *backend.QueryDataResponse {
 	resp := backend.NewQueryDataResponse()
 	if req == nil {
 		return resp
 	}
 	for _, q := range req.Queries {
+		if held {
+			resp.Responses[q.RefID] = s.run(ctx, req.PluginContext, q, normTenant(tenant))
+			continue
+		}
+		release, err := s.acquire(ctx)
+		if err != nil {
+			resp.Responses[q.RefID] = s.errResponse(q, err)
+			continue
+		}
 		resp.Responses[q.RefID] = s.run(ctx, req.PluginContext, q, normTenant(tenant))
+		release()
 	}
 	return resp
 }
@@ -127,6 +154,13 @@ func (s *Service) errResponse(dq backend.DataQuery, err error) backend.DataRespo
 		return backend.ErrDataResponseWithSource(backend.StatusNotFound, backend.ErrorSourceDownstream, msg)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return backend.ErrDataResponseWithSource(backend.StatusTimeout, backend.ErrorSourceDownstream, msg)
+	case errors.Is(err, ErrTooManyQueries):
+		return backend.ErrDataResponseWithSource(backend.StatusTooManyRequests, backend.ErrorSourceDownstream, msg)
+	}
+	if status, why, ok := engineLimit(err); ok {
+		// The engine kept its limit: the query was too expensive, which
+		// is the caller's to narrow, not a fault of ours.
+		return backend.ErrDataResponseWithSource(status, backend.ErrorSourceDownstream, "query "+dq.RefID+": "+why+": "+err.Error())
 	}
 	s.logger().Error("query failed", "refId", dq.RefID, "err", err)
 	return backend.ErrDataResponseWithSource(backend.StatusInternal, backend.ErrorSourcePlugin, msg)
@@ -362,7 +396,12 @@ func Step(interval time.Duration, maxDataPoints int64, from, to time.Time) time.
 		maxN = maxDataPoints - 1
 	}
 	if rng > 0 && int64(rng/step) >= maxN {
-		step = (rng + time.Duration(maxN) - 1) / time.Duration(maxN)
+		// Round up without adding to rng first: a range of centuries is
+		// close enough to time.Duration's limit to overflow.
+		step = rng / time.Duration(maxN)
+		if rng%time.Duration(maxN) != 0 {
+			step++
+		}
 		step = (step + time.Second - 1).Truncate(time.Second)
 	}
 	return step.Truncate(time.Millisecond)
@@ -374,13 +413,22 @@ func (s *Service) timeSeries(ctx context.Context, dq backend.DataQuery, q Query,
 		return nil, badf("groupBy %q: want action, user, app, country, asn or empty", clip(q.GroupBy))
 	}
 	from, to := dq.TimeRange.From, dq.TimeRange.To
-	if from.IsZero() || to.IsZero() || !to.After(from) {
+	// A zero from is year 1, which Grafana can send; it is narrowed below.
+	if to.IsZero() || !to.After(from) {
 		return nil, badf("a time range with from before to is required")
 	}
-	step := Step(dq.Interval, dq.MaxDataPoints, from, to)
-	series, err := s.Store.TimeSeries(ctx, c.Store(tenant, time.Time{}, time.Time{}), dim, step, from, to)
-	if err != nil {
-		return nil, err
+	// Ingest refuses events outside MinTime…MaxTime, so buckets beyond
+	// would all be empty; narrowing the range to it also keeps the range
+	// within time.Duration, which a query from year 1 would overflow.
+	from = maxTime(from, event.MinTime)
+	to = minTime(to, event.MaxTime)
+	var series []store.Series
+	if to.After(from) {
+		step := Step(dq.Interval, dq.MaxDataPoints, from, to)
+		var err error
+		if series, err = s.Store.TimeSeries(ctx, c.Store(tenant, time.Time{}, time.Time{}), dim, step, from, to); err != nil {
+			return nil, err
+		}
 	}
 	meta := func() *data.FrameMeta {
 		return &data.FrameMeta{Type: data.FrameTypeTimeSeriesMulti, TypeVersion: data.FrameTypeVersion{0, 1}}
@@ -440,4 +488,18 @@ func (s *Service) stats(ctx context.Context, dq backend.DataQuery, q Query, c Co
 	)
 	f.Meta = &data.FrameMeta{PreferredVisualization: data.VisTypeTable, Notices: notices}
 	return data.Frames{f}, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }

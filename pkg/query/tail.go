@@ -13,6 +13,11 @@ const TailPathPrefix = "tail"
 // ("ds/<uid>/<path>"), enforced by the SDK's live.ParseChannel.
 const maxChannelLength = 160
 
+// maxTailEncoded bounds the encoded filters of a tail path. It is looser
+// than Grafana's channel limit so that a path is never refused here before
+// Grafana says why, yet bounds the JSON decoded from a path.
+const maxTailEncoded = 4 * maxChannelLength
+
 // TailPath is the channel path of a live tail with these filters:
 // "tail", or "tail/" + the filters' JSON in unpadded base64url, the form
 // the frontend builds too. Grafana Live allows only [A-Za-z0-9_-/=.] in a
@@ -28,7 +33,13 @@ func TailPath(f Filters) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return TailPathPrefix + "/" + base64.RawURLEncoding.EncodeToString(b), nil
+	enc := base64.RawURLEncoding.EncodeToString(b)
+	if len(enc) > maxTailEncoded {
+		// ParseTailPath refuses such a path, so writing it would hand out
+		// a channel nobody can subscribe to.
+		return "", badf("filters: too large for a live-tail channel (%d characters encoded, at most %d); use fewer or shorter values", len(enc), maxTailEncoded)
+	}
+	return TailPathPrefix + "/" + enc, nil
 }
 
 func (f Filters) isEmpty() bool {
@@ -46,18 +57,15 @@ func ParseTailPath(path string) (Filters, error) {
 	if !ok {
 		return Filters{}, badf("stream path %q: want %q or %q", clip(path), TailPathPrefix, TailPathPrefix+"/<base64url of the filters JSON>")
 	}
-	if len(enc) > 4*maxChannelLength {
-		return Filters{}, badf("stream path: longer than %d characters", 4*maxChannelLength)
+	if len(enc) > maxTailEncoded {
+		return Filters{}, badf("stream path: longer than %d characters", maxTailEncoded)
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(enc, "="))
 	if err != nil {
 		return Filters{}, badf("stream path: filters are not unpadded base64url: %v", err)
 	}
 	var f Filters
-	if err := decodeFields("filters.", raw, []field{
-		{"actions", &f.Actions}, {"users", &f.Users}, {"apps", &f.Apps}, {"clientIps", &f.ClientIPs},
-		{"countries", &f.Countries}, {"search", &f.Search}, {"eventId", &f.EventID},
-	}); err != nil {
+	if err := decodeFilters(raw, &f); err != nil {
 		return Filters{}, err
 	}
 	if _, err := f.Compile(); err != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/auditlog/auditlog/pkg/ingest"
@@ -54,12 +55,14 @@ type geoCheck struct {
 type readiness struct {
 	Status string     `json:"status"`
 	Store  storeCheck `json:"store"`
+	Writes check      `json:"writes"`
 	Queue  queueCheck `json:"queue"`
 	GeoIP  geoCheck   `json:"geoip"`
 }
 
 // readyz tells a load balancer whether to send traffic: the store answers,
-// the ingest queue has room, and the server is not shutting down. File
+// the latest insert worked, the ingest queue has room, and the server is
+// not shutting down. File
 // paths and event counts stay out: the endpoint is public.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	var rd readiness
@@ -71,6 +74,19 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		rd.Store.Error = "the event store does not answer"
 	} else {
 		rd.Store = storeCheck{check: check{OK: true}, Engine: st.Engine, EngineVersion: st.EngineVersion, SchemaVersion: st.SchemaVersion}
+	}
+
+	// Reads can work while every write fails (a full or read-only disk),
+	// so the latest insert counts too. Ingest answers 503 meanwhile, and a
+	// client's retry that succeeds makes the server ready again.
+	rd.Writes.OK = true
+	if err := s.cfg.Writer.LastInsertError(); err != nil {
+		rd.Writes.OK = false
+		why := ingest.FailureReason(err)
+		if why == "" {
+			why = "see the server log"
+		}
+		rd.Writes.Error = "the latest insert failed (" + why + "); events are refused with 503 until an insert succeeds"
 	}
 
 	rd.Queue.Depth, rd.Queue.Capacity = s.cfg.Writer.QueueDepth(), s.cfg.Writer.QueueSize()
@@ -85,6 +101,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		rd.GeoIP.Configured = len(gs.Databases) > 0
 		rd.GeoIP.LastError = gs.LastError
 		for _, d := range gs.Databases {
+			// The endpoint is public: name the database, not its path.
+			if d.Path != "" {
+				rd.GeoIP.LastError = strings.ReplaceAll(rd.GeoIP.LastError, d.Path, "<"+d.Role+" file>")
+			}
+		}
+		for _, d := range gs.Databases {
 			rd.GeoIP.Databases = append(rd.GeoIP.Databases, geoDB{Role: d.Role, Loaded: d.Loaded, Type: d.Type, BuildTime: d.BuildTime})
 			if !d.Loaded {
 				rd.GeoIP.OK = false
@@ -97,7 +119,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case s.stopping.Load():
 		status, code = "shutting down", http.StatusServiceUnavailable
-	case !rd.Store.OK || !rd.Queue.OK || !rd.GeoIP.OK:
+	case !rd.Store.OK || !rd.Writes.OK || !rd.Queue.OK || !rd.GeoIP.OK:
 		status, code = "not ready", http.StatusServiceUnavailable
 	}
 	rd.Status = status

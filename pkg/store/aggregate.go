@@ -44,6 +44,24 @@ func ParseDimension(s string) (Dimension, error) {
 	return DimNone, fmt.Errorf("%w: unknown dimension %q (want action, user, app, country or asn)", ErrBadFilter, truncate(s, 64))
 }
 
+// groupExpr is the expression aggregates group by: the column itself
+// where there is one, since grouping by a LowCardinality column's
+// dictionary keys is faster than by strings made from it. Reads convert
+// the result with toString.
+func (d Dimension) groupExpr() string {
+	switch d {
+	case DimAction:
+		return "action"
+	case DimUser:
+		return "user_name"
+	case DimApp:
+		return "app"
+	case DimCountry:
+		return "geo_country_code"
+	}
+	return d.expr()
+}
+
 // expr is the String-typed column expression of a dimension.
 func (d Dimension) expr() string {
 	switch d {
@@ -133,21 +151,24 @@ func (s *Store) TimeSeries(ctx context.Context, f Filter, groupBy Dimension, ste
 	if f.To.IsZero() || f.To.After(to) {
 		f.To = to
 	}
-	where, err := f.where()
-	if err != nil {
+	if _, err := f.conds(true); err != nil {
 		return nil, err
 	}
 	stepMs := intLit(step.Milliseconds())
-	g := groupBy.expr()
-	outer := where
-	if groupBy != DimNone {
-		// GLOBAL: on a cluster the subquery must rank groups over all
-		// shards once, not per shard.
-		outer = andWhere(where, g+" GLOBAL IN (SELECT g2 FROM (SELECT "+g+" AS g2, count() AS c2 FROM "+s.l.table("events")+where+
-			" GROUP BY g2 ORDER BY c2 DESC, g2 LIMIT "+intLit(MaxSeries)+"))")
+	g := groupBy.groupExpr()
+	u, err := s.unionSQL(aggRead{f: f, sp: spanOf(f), stepMs: step.Milliseconds(), cols: dimCols(groupBy), forceRaw: s.forceRaw,
+		partial: func(src, cond, t, cnt, _, _ string) string {
+			return "SELECT " + g + " AS g_, intDiv(" + t + ", " + stepMs + ") * " + stepMs + " AS b_, " + cnt + " AS c_ FROM " + src + whereOf(cond) + " GROUP BY g_, b_"
+		}})
+	if err != nil {
+		return nil, err
 	}
-	q := "SELECT " + g + " AS g_, toInt64(intDiv(toUnixTimestamp64Milli(time), " + stepMs + ") * " + stepMs + ") AS b_, toUInt64(count())" +
-		" FROM " + s.l.table("events") + outer + " GROUP BY g_, b_ ORDER BY g_, b_" + s.readSettings()
+	// One row per group with its buckets and counts as arrays: a minute
+	// series over a day is thousands of points, and rows cost more to
+	// ship and decode than array elements. Groups come largest first, and
+	// only the MaxSeries largest.
+	q := "SELECT toString(g_), groupArray(b), groupArray(c), sum(c) AS t_ FROM (SELECT g_, toInt64(b_) AS b, toUInt64(sum(c_)) AS c FROM (" + u +
+		") GROUP BY g_, b_) GROUP BY g_ ORDER BY t_ DESC, g_ LIMIT " + intLit(MaxSeries) + s.readSettings()
 	rows, err := s.eng.Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("store: time series: %w", err)
@@ -175,18 +196,25 @@ func (s *Store) TimeSeries(ctx context.Context, f Filter, groupBy Dimension, ste
 	}
 	for rows.Next() {
 		var (
-			name string
-			b    int64
-			c    uint64
+			name  string
+			bs    []int64
+			cs    []uint64
+			total uint64
 		)
-		if err := rows.Scan(&name, &b, &c); err != nil {
+		if err := rows.Scan(&name, &bs, &cs, &total); err != nil {
 			return nil, fmt.Errorf("store: time series: %w", err)
 		}
-		i := (b - startMs) / step.Milliseconds()
-		if i < 0 || i >= int64(n) {
-			continue // cannot happen with the range above; never index out of it
+		if len(bs) != len(cs) {
+			return nil, fmt.Errorf("store: time series: %d buckets for %d counts", len(bs), len(cs))
 		}
-		series(name).Counts[i] += int64(c)
+		sr := series(name)
+		for k, b := range bs {
+			i := (b - startMs) / step.Milliseconds()
+			if i < 0 || i >= int64(n) {
+				continue // cannot happen with the range above; never index out of it
+			}
+			sr.Counts[i] += int64(cs[k])
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: time series: %w", err)
@@ -223,18 +251,20 @@ type GeoPoint struct {
 // most events first, at most limit of them.
 func (s *Store) GeoPoints(ctx context.Context, f Filter, limit int) ([]GeoPoint, error) {
 	limit = clampLimit(limit, MaxGroups)
-	where, err := f.where()
+	// Coordinates 0,0 mean "unknown" here: no audited client sits in the
+	// Gulf of Guinea, and plotting them there would mislead.
+	u, err := s.unionSQL(aggRead{f: f, sp: spanOf(f), cols: placeCols, forceRaw: s.forceRaw,
+		partial: func(src, cond, _, cnt, _, _ string) string {
+			return "SELECT geo_lat AS lat, geo_lon AS lon, geo_city AS city, geo_country_code AS cc," +
+				" any(geo_country) AS country, action AS a, " + cnt + " AS c FROM " + src +
+				whereOf(andCond(cond, "(geo_lat != 0 OR geo_lon != 0)")) + " GROUP BY lat, lon, city, cc, a"
+		}})
 	if err != nil {
 		return nil, err
 	}
-	// Coordinates 0,0 mean "unknown" here: no audited client sits in the
-	// Gulf of Guinea, and plotting them there would mislead.
-	where = andWhere(where, "(geo_lat != 0 OR geo_lon != 0)")
-	q := "SELECT lat, lon, city, cc, any(country), toUInt64(sum(c)) AS total, argMin(a, (-toInt64(c), a)) FROM (" +
-		"SELECT geo_lat AS lat, geo_lon AS lon, toString(geo_city) AS city, toString(geo_country_code) AS cc," +
-		" any(toString(geo_country)) AS country, toString(action) AS a, count() AS c FROM " + s.l.table("events") + where +
-		" GROUP BY lat, lon, city, cc, a) GROUP BY lat, lon, city, cc ORDER BY total DESC, cc, city, lat, lon LIMIT " +
-		intLit(int64(limit)) + s.readSettings()
+	q := "SELECT lat, lon, toString(city), toString(cc), toString(any(country)), toUInt64(sum(c)) AS total, toString(argMin(a, (-toInt64(c), a))) FROM (" +
+		"SELECT lat, lon, city, cc, any(country) AS country, a, sum(c) AS c FROM (" + u + ") GROUP BY lat, lon, city, cc, a" +
+		") GROUP BY lat, lon, city, cc ORDER BY total DESC, cc, city, lat, lon LIMIT " + intLit(int64(limit)) + s.readSettings()
 	rows, err := s.eng.Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("store: geo points: %w", err)
@@ -272,13 +302,17 @@ func (s *Store) TopGroups(ctx context.Context, f Filter, dim Dimension, n int) (
 		return nil, fmt.Errorf("%w: unknown dimension %d", ErrBadFilter, dim)
 	}
 	n = clampLimit(n, MaxGroups)
-	where, err := f.where()
+	g := dim.groupExpr()
+	u, err := s.unionSQL(aggRead{f: f, sp: spanOf(f), cols: append(dimCols(dim), "user_name"), times: true, forceRaw: s.forceRaw,
+		partial: func(src, cond, _, cnt, mn, mx string) string {
+			return "SELECT " + g + " AS g_, user_name AS u_, " + cnt + " AS c_, " + mn + " AS mn_, " + mx + " AS mx_ FROM " + src +
+				whereOf(cond) + " GROUP BY g_, u_"
+		}})
 	if err != nil {
 		return nil, err
 	}
-	q := "SELECT " + dim.expr() + " AS g_, toUInt64(count()) AS c_, toUInt64(uniqExactIf(user_name, user_name != ''))," +
-		" toInt64(toUnixTimestamp64Milli(min(time))), toInt64(toUnixTimestamp64Milli(max(time))) FROM " + s.l.table("events") + where +
-		" GROUP BY g_ ORDER BY c_ DESC, g_ LIMIT " + intLit(int64(n)) + s.readSettings()
+	q := "SELECT toString(g_), toUInt64(sum(c_)) AS c, toUInt64(uniqExactIf(u_, u_ != '')), toInt64(toUnixTimestamp64Milli(min(mn_))), " +
+		"toInt64(toUnixTimestamp64Milli(max(mx_))) FROM (" + u + ") GROUP BY g_ ORDER BY c DESC, g_ LIMIT " + intLit(int64(n)) + s.readSettings()
 	rows, err := s.eng.Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("store: top groups: %w", err)
@@ -315,16 +349,19 @@ func (s *Store) Values(ctx context.Context, tenant string, field Dimension, pref
 		return nil, fmt.Errorf("%w: values need a field (action, user, app, country or asn)", ErrBadFilter)
 	}
 	limit = clampLimit(limit, MaxValues)
-	where, err := Filter{Tenant: tenant}.where()
+	g := field.groupExpr()
+	u, err := s.unionSQL(aggRead{f: Filter{Tenant: tenant}, sp: span{unboundedLo, unboundedHi}, cols: dimCols(field), forceRaw: s.forceRaw,
+		partial: func(src, cond, _, cnt, _, _ string) string {
+			return "SELECT " + g + " AS v_, " + cnt + " AS c_ FROM " + src + whereOf(cond) + " GROUP BY v_"
+		}})
 	if err != nil {
 		return nil, err
 	}
-	where = andWhere(where, "v_ != ''")
+	outer := " WHERE v_ != ''"
 	if prefix != "" {
-		where = andWhere(where, "startsWith(lowerUTF8(v_), lowerUTF8("+quote(prefix)+"))")
+		outer += " AND startsWith(lowerUTF8(v_), lowerUTF8(" + quote(prefix) + "))"
 	}
-	q := "SELECT " + field.expr() + " AS v_ FROM " + s.l.table("events") + where +
-		" GROUP BY v_ ORDER BY count() DESC, v_ LIMIT " + intLit(int64(limit)) + s.readSettings()
+	q := "SELECT toString(v_) FROM (" + u + ")" + outer + " GROUP BY v_ ORDER BY sum(c_) DESC, v_ LIMIT " + intLit(int64(limit)) + s.readSettings()
 	rows, err := s.eng.Query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("store: values of %s: %w", field, err)
@@ -354,17 +391,22 @@ const carriesChange = `(diff != '' OR (context != '' AND (JSONHas(context, 'diff
 // DiffEvents returns matching events that carry a change, newest first.
 func (s *Store) DiffEvents(ctx context.Context, f Filter, limit int) ([]event.Event, error) {
 	limit = clampLimit(limit, MaxLimit)
-	where, err := f.where()
-	if err != nil {
-		return nil, err
-	}
-	q := "SELECT " + eventColumnsSelect + " FROM " + s.l.table("events") + andWhere(where, carriesChange) +
-		" ORDER BY time DESC, toString(id) DESC LIMIT " + intLit(int64(limit)) + s.readSettings()
-	evs, err := s.queryEvents(ctx, q)
+	evs, err := s.newest(ctx, f, carriesChange, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: diff events: %w", err)
 	}
 	return evs, nil
+}
+
+// andCond joins two conditions, either of which may be empty.
+func andCond(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + " AND " + b
 }
 
 // andWhere adds a condition built from constants to a WHERE clause.

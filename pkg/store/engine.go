@@ -23,8 +23,9 @@ type Engine interface {
 }
 
 // Rows is the subset of a row cursor the store needs. Queries select only
-// String, Int64, UInt64, Float64, UInt32 and Array(String) columns, cast in
-// SQL, so both engines scan into the same Go types.
+// String, Int64, UInt64, Float64, UInt32, Array(String), Array(Int64) and
+// Array(UInt64) columns, cast in SQL, so both engines scan into the same
+// Go types.
 type Rows interface {
 	Next() bool
 	Scan(dest ...any) error
@@ -57,8 +58,8 @@ func (r *jsonRows) Next() bool {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		r.cur = r.cur[:0]
-		if err := json.Unmarshal(line, &r.cur); err != nil {
+		var err error
+		if r.cur, err = splitJSONArray(line, r.cur[:0]); err != nil {
 			r.err = fmt.Errorf("store: decode row: %w", err)
 			return false
 		}
@@ -96,6 +97,11 @@ func scanJSON(raw json.RawMessage, dest any) error {
 	var err error
 	switch d := dest.(type) {
 	case *string:
+		// Most strings need no unescaping; they are copied as they are.
+		if n := len(raw); n >= 2 && raw[0] == '"' && raw[n-1] == '"' && bytes.IndexByte(raw[1:n-1], '\\') < 0 {
+			*d = string(raw[1 : n-1])
+			return nil
+		}
 		return json.Unmarshal(raw, d)
 	case *int64:
 		*d, err = strconv.ParseInt(unq(), 10, 64)
@@ -119,8 +125,125 @@ func scanJSON(raw json.RawMessage, dest any) error {
 		}
 	case *[]string:
 		return json.Unmarshal(raw, d)
+	case *[]int64:
+		return scanJSONArray(raw, d, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) })
+	case *[]uint64:
+		return scanJSONArray(raw, d, func(s string) (uint64, error) { return strconv.ParseUint(s, 10, 64) })
 	default:
 		return fmt.Errorf("unsupported destination %T", dest)
 	}
 	return err
+}
+
+// scanJSONArray reads a JSON array of numbers, each bare or quoted.
+func scanJSONArray[T any](raw json.RawMessage, dest *[]T, parse func(string) (T, error)) error {
+	vals, err := splitJSONArray(raw, nil)
+	if err != nil {
+		return err
+	}
+	out := make([]T, len(vals))
+	for i, v := range vals {
+		s := string(v)
+		if len(s) >= 2 && s[0] == '"' {
+			s = s[1 : len(s)-1]
+		}
+		if out[i], err = parse(s); err != nil {
+			return err
+		}
+	}
+	*dest = out
+	return nil
+}
+
+// splitJSONArray splits one JSONCompactEachRow line, a JSON array, into
+// its top-level values, appended to out. It only finds where each value
+// ends (scanJSON decodes them): decoding whole rows with encoding/json
+// cost more than the engine's query for reads of thousands of rows.
+func splitJSONArray(line []byte, out []json.RawMessage) ([]json.RawMessage, error) {
+	i := skipSpace(line, 0)
+	if i >= len(line) || line[i] != '[' {
+		return out, fmt.Errorf("row is not a JSON array")
+	}
+	i = skipSpace(line, i+1)
+	if i < len(line) && line[i] == ']' {
+		return out, nil
+	}
+	for {
+		end, err := valueEnd(line, i)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, json.RawMessage(line[i:end]))
+		i = skipSpace(line, end)
+		if i >= len(line) {
+			return out, fmt.Errorf("row ends inside the array")
+		}
+		switch line[i] {
+		case ',':
+			i = skipSpace(line, i+1)
+		case ']':
+			return out, nil
+		default:
+			return out, fmt.Errorf("unexpected %q after a value", line[i])
+		}
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// valueEnd returns the index just past the JSON value starting at i.
+func valueEnd(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, fmt.Errorf("missing value")
+	}
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '[', '{':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				e, err := stringEnd(b, j)
+				if err != nil {
+					return 0, err
+				}
+				j = e - 1
+			case '[', '{':
+				depth++
+			case ']', '}':
+				depth--
+				if depth == 0 {
+					return j + 1, nil
+				}
+			}
+		}
+		return 0, fmt.Errorf("unterminated array or object")
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != ']' && b[j] != ' ' {
+		j++
+	}
+	if j == i {
+		return 0, fmt.Errorf("empty value")
+	}
+	return j, nil
+}
+
+// stringEnd returns the index just past the JSON string starting at i.
+func stringEnd(b []byte, i int) (int, error) {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1, nil
+		}
+	}
+	return 0, fmt.Errorf("unterminated string")
 }

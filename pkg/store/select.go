@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,16 +33,31 @@ type Filter struct {
 // malformed id. Callers map it to a 4xx.
 var ErrBadFilter = errors.New("bad filter")
 
-// where renders the filter as a WHERE clause.
+// where renders the filter as a WHERE clause over the events table.
 func (f Filter) where() (string, error) {
+	c, err := f.conds(true)
+	if err != nil {
+		return "", err
+	}
+	if len(c) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(c, " AND "), nil
+}
+
+// conds renders the filter as conditions over the events table; without
+// withTime it leaves From and To out, for callers that bound time
+// themselves (the rollup reads of aggregate.go). Every condition but the
+// IP, id and search ones reads only columns the wide rollups also have.
+func (f Filter) conds(withTime bool) ([]string, error) {
 	var c []string
 	if f.Tenant != "" {
 		c = append(c, "tenant = "+quote(f.Tenant))
 	}
-	if !f.From.IsZero() {
+	if withTime && !f.From.IsZero() {
 		c = append(c, "time >= "+timeLit(f.From))
 	}
-	if !f.To.IsZero() {
+	if withTime && !f.To.IsZero() {
 		c = append(c, "time < "+timeLit(f.To))
 	}
 	if len(f.Actions) > 0 {
@@ -65,7 +81,7 @@ func (f Filter) where() (string, error) {
 		var ors []string
 		for _, p := range f.ClientIPs {
 			if !p.IsValid() {
-				return "", fmt.Errorf("%w: invalid client IP prefix", ErrBadFilter)
+				return nil, fmt.Errorf("%w: invalid client IP prefix", ErrBadFilter)
 			}
 			lo, hi := prefixRange(p)
 			if lo == hi {
@@ -81,23 +97,47 @@ func (f Filter) where() (string, error) {
 		for i, id := range f.IDs {
 			lit, ok := uuidLit(id)
 			if !ok {
-				return "", fmt.Errorf("%w: event id %q is not a UUID", ErrBadFilter, truncate(id, 64))
+				return nil, fmt.Errorf("%w: event id %q is not a UUID", ErrBadFilter, truncate(id, 64))
 			}
 			lits[i] = lit
 		}
 		c = append(c, "id IN ("+strings.Join(lits, ", ")+")")
 	}
 	if f.Search != "" {
-		c = append(c, "positionCaseInsensitiveUTF8("+searchText+", "+quote(f.Search)+") > 0")
+		c = append(c, searchCond(f.Search))
 	}
-	if len(c) == 0 {
-		return "", nil
+	return c, nil
+}
+
+// rawOnly tells whether the filter needs columns only the events table
+// has, so no rollup can answer it.
+func (f Filter) rawOnly() bool {
+	return len(f.ClientIPs) > 0 || len(f.IDs) > 0 || f.Search != ""
+}
+
+// searchColumns are what free-text search looks through, in this order.
+var searchColumns = []string{"toString(action)", "toString(app)", "toString(user_name)", "toString(user_email)",
+	"IPv6NumToString(client_ip)", "toString(object_model)", "object_name", "toString(geo_city)", "toString(geo_country)", "context", "diff"}
+
+// searchCond matches events whose search text (searchColumns joined by
+// spaces) contains term, ignoring case. A term without a space cannot
+// span two columns, so it is looked for in each column on its own, which
+// spares the engine building every row's joined text (and lets it search
+// dictionaries of LowCardinality columns instead of rows).
+func searchCond(term string) string {
+	lit := quote(term)
+	if strings.Contains(term, " ") {
+		return "positionCaseInsensitiveUTF8(" + searchText + ", " + lit + ") > 0"
 	}
-	return " WHERE " + strings.Join(c, " AND "), nil
+	ors := make([]string, len(searchColumns))
+	for i, c := range searchColumns {
+		ors[i] = "positionCaseInsensitiveUTF8(" + c + ", " + lit + ") > 0"
+	}
+	return "(" + strings.Join(ors, " OR ") + ")"
 }
 
 // searchText is what free-text search looks through.
-const searchText = `concat(toString(action), ' ', toString(app), ' ', toString(user_name), ' ', user_email, ' ',
+const searchText = `concat(toString(action), ' ', toString(app), ' ', toString(user_name), ' ', toString(user_email), ' ',
  IPv6NumToString(client_ip), ' ', toString(object_model), ' ', object_name, ' ', toString(geo_city), ' ',
  toString(geo_country), ' ', context, ' ', diff)`
 
@@ -116,35 +156,105 @@ func (s *Store) Events(ctx context.Context, f Filter, limit int) ([]event.Event,
 	if limit <= 0 || limit > MaxLimit {
 		limit = MaxLimit
 	}
-	where, err := f.where()
-	if err != nil {
-		return nil, err
-	}
-	q := "SELECT " + eventColumnsSelect + " FROM " + s.l.table("events") + where +
-		" ORDER BY time DESC, toString(id) DESC LIMIT " + intLit(int64(limit)) + s.readSettings()
-	return s.queryEvents(ctx, q)
+	return s.newest(ctx, f, "", limit)
 }
 
-// Get returns one event by id, or (nil, nil) when the tenant has none.
-// A UUIDv7 id carries its time, which narrows the read to a few granules.
-func (s *Store) Get(ctx context.Context, tenant, id string) (*event.Event, error) {
-	f := Filter{Tenant: tenant, IDs: []string{id}}
-	if t, ok := event.TimeFromID(id); ok {
-		f.From, f.To = t.Add(-time.Second), t.Add(time.Second)
+// First window of a newest-first read, and how much each next one grows
+// at least.
+const (
+	firstWindow  = time.Hour
+	windowGrowth = 8
+	// Past this the rest of the range is read in one go.
+	lastWindow = 400 * 24 * time.Hour
+)
+
+// nextGrowth is how much the next window grows: 8 times, or more when
+// the rate of matches so far says 8 times would still fall short (twice
+// the width that rate needs, at most 64 times).
+func nextGrowth(found, missing int) time.Duration {
+	g := windowGrowth
+	if found > 0 {
+		g = max(g, min(64, 2*missing/found+1))
 	}
-	evs, err := s.Events(ctx, f, 1)
+	return time.Duration(g)
+}
+
+// newest reads the newest matching events (extra is a further condition
+// built from constants) window by window: the last hour of the range
+// first, then the 8 hours before it, then 64, and so on, until limit
+// events are found or the range is done. A page of the newest events
+// usually lies in the first window, and then the engine touches only the
+// parts and granules of that hour instead of every expiry-day partition.
+// Windows do not overlap and go back in time, so their results, each
+// sorted, are in order when appended.
+func (s *Store) newest(ctx context.Context, f Filter, extra string, limit int) ([]event.Event, error) {
+	base, err := f.conds(false)
 	if err != nil {
 		return nil, err
 	}
-	if len(evs) == 0 && !f.From.IsZero() {
-		// The time in a v7 id is the sender's claim, not a promise.
-		f.From, f.To = time.Time{}, time.Time{}
-		if evs, err = s.Events(ctx, f, 1); err != nil {
+	if extra != "" {
+		base = append(base, extra)
+	}
+	hi := f.To
+	top := hi
+	if top.IsZero() {
+		top = time.Now() // the first window also takes events dated later
+	}
+	var out []event.Event
+	width := firstWindow
+	for {
+		lo := top.Add(-width)
+		last := width >= lastWindow || (!f.From.IsZero() && !lo.After(f.From))
+		if last {
+			lo = f.From
+		}
+		c := slices.Clone(base)
+		if !lo.IsZero() {
+			c = append(c, "time >= "+timeLit(lo))
+		}
+		if !hi.IsZero() {
+			c = append(c, "time < "+timeLit(hi))
+		}
+		threads := 1
+		if width > 64*time.Hour || last {
+			threads = 0 // a long window is worth both cores
+		}
+		q := "SELECT " + eventColumnsSelect + " FROM " + s.l.table("events") + whereOf(strings.Join(c, " AND ")) +
+			" ORDER BY time DESC, toString(id) DESC LIMIT " + intLit(int64(limit-len(out))) + s.readSettingsThreads(threads)
+		evs, err := s.queryEvents(ctx, q)
+		if err != nil {
 			return nil, err
 		}
+		out = append(out, evs...)
+		if len(out) >= limit || last {
+			return out, nil
+		}
+		hi, top = lo, lo
+		width *= nextGrowth(len(out), limit-len(out))
 	}
-	if len(evs) == 0 {
-		return nil, nil
+}
+
+// Get returns one event by id, or (nil, nil) when the tenant has none
+// (tenant "" means any tenant). A UUIDv7 id carries its time, and the
+// id-time index (idx_id_time) narrows the read to the granules holding
+// ids of that millisecond, whatever the event's own time column says.
+// Other ids go through the id bloom filter.
+func (s *Store) Get(ctx context.Context, tenant, id string) (*event.Event, error) {
+	f := Filter{Tenant: tenant, IDs: []string{id}}
+	c, err := f.conds(true)
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := event.TimeFromID(id); ok && !t.Before(event.MinTime) && t.Before(event.MaxTime) {
+		c = append(c, idTimeExpr+" = "+msTimeLit(t.UnixMilli()))
+	}
+	// No ORDER BY: Insert keeps an id once per tenant, and sorting would
+	// make the engine read every candidate row first (twice the time).
+	q := "SELECT " + eventColumnsSelect + " FROM " + s.l.table("events") + " WHERE " + strings.Join(c, " AND ") +
+		" LIMIT 1" + s.readSettingsThreads(1)
+	evs, err := s.queryEvents(ctx, q)
+	if err != nil || len(evs) == 0 {
+		return nil, err
 	}
 	return &evs[0], nil
 }

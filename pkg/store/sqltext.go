@@ -85,3 +85,11 @@ func prefixRange(p netip.Prefix) (netip.Addr, netip.Addr) {
 }
 
 func intLit(n int64) string { return strconv.FormatInt(n, 10) }
+
+// msLit is a millisecond count, as the rollups' bucket column holds.
+func msLit(ms int64) string { return strconv.FormatInt(ms, 10) }
+
+// msTimeLit is a DateTime64(3) literal of Unix milliseconds.
+func msTimeLit(ms int64) string {
+	return "fromUnixTimestamp64Milli(toInt64(" + strconv.FormatInt(ms, 10) + "), 'UTC')"
+}

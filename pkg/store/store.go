@@ -6,9 +6,12 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/auditlog/auditlog/pkg/event"
 )
@@ -32,6 +35,9 @@ type Store struct {
 	// writeMu makes "look up existing ids, then insert" atomic within this
 	// process, so concurrent sends of one id store it once.
 	writeMu sync.Mutex
+	// forceRaw makes aggregates read raw events only, never the rollups;
+	// tests set it to check that both give the same answers.
+	forceRaw bool
 }
 
 // Open migrates the schema to the latest version and returns the store.
@@ -61,8 +67,16 @@ func (s *Store) Engine() string { return s.eng.Name() }
 func (s *Store) Close() error { return s.eng.Close() }
 
 // readSettings is appended to every SELECT.
-func (s *Store) readSettings() string {
+func (s *Store) readSettings() string { return s.readSettingsThreads(0) }
+
+// readSettingsThreads is readSettings for a read that should use at most
+// threads threads (0: the engine's default). Small reads go faster on
+// one: starting a pipeline per core costs more than they read.
+func (s *Store) readSettingsThreads(threads int) string {
 	set := fmt.Sprintf(" SETTINGS max_execution_time = %d", int64(s.opts.QueryTimeout.Seconds()+0.999))
+	if threads > 0 {
+		set += fmt.Sprintf(", max_threads = %d", threads)
+	}
 	if s.opts.MaxMemory > 0 {
 		set += fmt.Sprintf(", max_memory_usage = %d", s.opts.MaxMemory)
 	}
@@ -106,7 +120,7 @@ func (s *Store) Insert(ctx context.Context, batch []event.Event) (InsertResult, 
 	var body []byte
 	seen := make(map[string]struct{}, len(batch))
 	for i := range batch {
-		key := batch[i].Tenant + "/" + batch[i].ID
+		key := batch[i].Tenant + "/" + canonicalID(batch[i].ID)
 		if _, dup := existing[key]; dup {
 			res.Duplicate[i] = true
 			continue
@@ -116,7 +130,7 @@ func (s *Store) Insert(ctx context.Context, batch []event.Event) (InsertResult, 
 			continue
 		}
 		seen[key] = struct{}{}
-		body = appendRow(body, &batch[i])
+		body = appendTSV(body, &batch[i])
 		res.Inserted++
 	}
 	if res.Inserted == 0 {
@@ -129,50 +143,160 @@ func (s *Store) Insert(ctx context.Context, batch []event.Event) (InsertResult, 
 }
 
 func (s *Store) insertSQL(body []byte) string {
+	return s.insertSQLFormat(body, "TabSeparated")
+}
+
+// insertSQLFormat is the INSERT of body in format (TabSeparated, in
+// tsvColumns order, or JSONEachRow).
+func (s *Store) insertSQLFormat(body []byte, format string) string {
 	var b strings.Builder
-	b.Grow(len(body) + 256)
+	b.Grow(len(body) + 512)
 	b.WriteString("INSERT INTO ")
 	b.WriteString(s.l.table("events"))
+	if format == "TabSeparated" {
+		b.WriteString(" (" + tsvColumns + ")")
+	}
 	// A historical import spans many expiry days; on a cluster the insert
 	// must reach the shards before we acknowledge it.
 	b.WriteString(" SETTINGS max_partitions_per_insert_block = 10000")
 	if s.l.cluster != "" {
 		b.WriteString(", distributed_foreground_insert = 1")
 	}
-	b.WriteString(" FORMAT JSONEachRow\n")
+	b.WriteString(" FORMAT " + format + "\n")
 	b.Write(body)
 	return b.String()
 }
 
-// idLookupChunk bounds the ids of one duplicate lookup: each id takes about
-// 110 bytes of query text, and ClickHouse refuses text over max_query_size
-// (256 KiB by default), which about 2,400 ids reach.
-const idLookupChunk = 1000
+// canonicalID is the id as the engine prints a UUID (lower case, dashed),
+// so that ids from the batch and from the table compare as strings.
+func canonicalID(id string) string {
+	if u, err := uuid.Parse(id); err == nil {
+		return u.String()
+	}
+	return id
+}
+
+// idLookupChunk bounds the ids of one duplicate lookup by id: each id takes
+// about 40 bytes of query text, and ClickHouse refuses text over
+// max_query_size (256 KiB by default).
+const idLookupChunk = 4000
 
 // existingIDs returns "tenant/id" for the batch's ids already stored.
+//
+// UUIDv7 ids (native ids, and every id ingest generates) carry a time, and
+// a minmax index on that time (idx_id_time) lets one query fetch every
+// stored id whose time falls in the batch's id-time ranges, at a cost that
+// follows the batch, not the table. The stored row's own time column plays
+// no part, so an event re-sent with another time is still found. Other ids
+// (authentik's are UUIDv4) are looked up by value over the id bloom filter.
 func (s *Store) existingIDs(ctx context.Context, batch []event.Event) (map[string]struct{}, error) {
 	out := map[string]struct{}{}
-	for start := 0; start < len(batch); start += idLookupChunk {
-		if err := s.lookupIDs(ctx, batch[start:min(start+idLookupChunk, len(batch))], start, out); err != nil {
+	var times []int64
+	var others []event.Event
+	for i := range batch {
+		// Beyond DateTime64's range the engine would clamp the id's time;
+		// such ids are looked up by value.
+		if t, ok := event.TimeFromID(batch[i].ID); ok && !t.Before(event.MinTime) && t.Before(event.MaxTime) {
+			times = append(times, t.UnixMilli())
+			continue
+		}
+		if _, ok := uuidLit(batch[i].ID); !ok {
+			return nil, fmt.Errorf("store: event %d: id %q is not a UUID", i, batch[i].ID)
+		}
+		others = append(others, batch[i])
+	}
+	if len(times) > 0 {
+		if err := s.lookupIDTimes(ctx, idTimeRanges(times, maxIDRanges), out); err != nil {
+			return nil, err
+		}
+	}
+	for start := 0; start < len(others); start += idLookupChunk {
+		if err := s.lookupIDs(ctx, others[start:min(start+idLookupChunk, len(others))], out); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
 }
 
-// lookupIDs adds the ids of chunk (which starts at batch index offset)
-// that are already stored to out.
-func (s *Store) lookupIDs(ctx context.Context, chunk []event.Event, offset int, out map[string]struct{}) error {
-	pairs := make([]string, 0, len(chunk))
-	for i := range chunk {
-		lit, ok := uuidLit(chunk[i].ID)
-		if !ok {
-			return fmt.Errorf("store: event %d: id %q is not a UUID", offset+i, chunk[i].ID)
+// maxIDRanges bounds the ranges of one id-time lookup (about 120 bytes of
+// query text each).
+const maxIDRanges = 500
+
+// idTimeRanges turns id times (Unix ms) into at most max closed ranges
+// covering them all: sorted, then merged across the smallest gaps first,
+// so a batch of live events is one range and a scattered re-send stays
+// many narrow ones.
+func idTimeRanges(times []int64, max int) [][2]int64 {
+	ts := slices.Clone(times)
+	slices.Sort(ts)
+	ts = slices.Compact(ts)
+	if len(ts) <= max {
+		out := make([][2]int64, 0, len(ts))
+		for _, t := range ts {
+			if n := len(out); n > 0 && t-out[n-1][1] <= 1000 {
+				out[n-1][1] = t
+				continue
+			}
+			out = append(out, [2]int64{t, t})
 		}
-		pairs = append(pairs, "("+quote(chunk[i].Tenant)+", "+lit+")")
+		return out
+	}
+	// Keep the max-1 widest gaps as the splits between ranges.
+	gaps := make([]int, len(ts)-1)
+	for i := range gaps {
+		gaps[i] = i
+	}
+	slices.SortFunc(gaps, func(a, b int) int {
+		ga, gb := ts[a+1]-ts[a], ts[b+1]-ts[b]
+		if ga != gb {
+			if ga > gb {
+				return -1
+			}
+			return 1
+		}
+		return a - b
+	})
+	splits := gaps[:max-1]
+	slices.Sort(splits)
+	out := make([][2]int64, 0, max)
+	start := 0
+	for _, g := range splits {
+		out = append(out, [2]int64{ts[start], ts[g]})
+		start = g + 1
+	}
+	return append(out, [2]int64{ts[start], ts[len(ts)-1]})
+}
+
+// idTimeExpr is the expression of the id-time index; reads must use it
+// verbatim for the index to apply.
+const idTimeExpr = "UUIDv7ToDateTime(id, 'UTC')"
+
+// lookupIDTimes adds every stored tenant/id whose id time lies in one of
+// ranges (Unix ms, inclusive) to out.
+func (s *Store) lookupIDTimes(ctx context.Context, ranges [][2]int64, out map[string]struct{}) error {
+	ors := make([]string, len(ranges))
+	for i, r := range ranges {
+		ors[i] = idTimeExpr + " BETWEEN " + msTimeLit(r[0]) + " AND " + msTimeLit(r[1])
+	}
+	q := "SELECT toString(tenant), toString(id) FROM " + s.l.table("events") + " WHERE " + strings.Join(ors, " OR ") + s.readSettings()
+	return s.collectIDs(ctx, q, out)
+}
+
+// lookupIDs adds the ids of chunk that are already stored to out.
+func (s *Store) lookupIDs(ctx context.Context, chunk []event.Event, out map[string]struct{}) error {
+	ids := make([]string, len(chunk))
+	for i := range chunk {
+		ids[i] = quote(canonicalID(chunk[i].ID))
 	}
 	q := "SELECT toString(tenant), toString(id) FROM " + s.l.table("events") +
-		" WHERE id IN (" + idList(chunk) + ") AND (tenant, id) IN (" + strings.Join(pairs, ", ") + ")" + s.readSettings()
+		" WHERE id IN (" + strings.Join(ids, ", ") + ")" + s.readSettings()
+	return s.collectIDs(ctx, q, out)
+}
+
+// collectIDs runs a lookup of (tenant, id) rows into out. Rows of other
+// tenants come back too; the caller's keys include the tenant, so they
+// never match.
+func (s *Store) collectIDs(ctx context.Context, q string, out map[string]struct{}) error {
 	rows, err := s.eng.Query(ctx, q)
 	if err != nil {
 		return fmt.Errorf("store: look up existing ids: %w", err)
@@ -188,21 +312,82 @@ func (s *Store) lookupIDs(ctx context.Context, chunk []event.Event, offset int, 
 	return rows.Err()
 }
 
-func idList(batch []event.Event) string {
-	ids := make([]string, len(batch))
-	for i := range batch {
-		ids[i], _ = uuidLit(batch[i].ID)
+// ApplyRetention makes the engine apply TTL now instead of at its next
+// merge. Retention works without it (expired parts go when their expiry
+// day is over); tests and operators use it to see the effect at once. It
+// drops the parts whose rows have all expired, then deletes the expired
+// rows of parts that also hold live ones, touching only the partitions
+// (expiry days) that have expired rows.
+func (s *Store) ApplyRetention(ctx context.Context) error {
+	tables := []string{"events"}
+	for _, r := range rollups {
+		tables = append(tables, r.name)
 	}
-	return strings.Join(ids, ", ")
+	if s.l.cluster != "" {
+		// system.parts is per node; on a cluster merge every partition.
+		for _, t := range tables {
+			q := fmt.Sprintf("OPTIMIZE TABLE %s%s FINAL", s.l.storageTable(t), s.l.onCluster())
+			if err := s.eng.Exec(ctx, q); err != nil {
+				return fmt.Errorf("store: apply retention to %s: %w", t, err)
+			}
+		}
+		return s.deleteExpired(ctx, "")
+	}
+	expired, err := s.expiredPartitions(ctx, tables)
+	if err != nil {
+		return err
+	}
+	for _, p := range expired {
+		q := "OPTIMIZE TABLE " + s.l.table(p[0]) + " PARTITION ID " + quote(p[1]) + " FINAL"
+		if err := s.eng.Exec(ctx, q); err != nil {
+			return fmt.Errorf("store: apply retention to %s partition %s: %w", p[0], p[1], err)
+		}
+	}
+	// What is left expired lives in parts with rows still to keep.
+	if expired, err = s.expiredPartitions(ctx, []string{"events"}); err != nil {
+		return err
+	}
+	for _, p := range expired {
+		if err := s.deleteExpired(ctx, p[1]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// ApplyRetention makes the engine apply TTL now instead of at its next
-// merge. Retention works without it; tests and operators use it to see the
-// effect at once.
-func (s *Store) ApplyRetention(ctx context.Context) error {
-	q := fmt.Sprintf("OPTIMIZE TABLE %s%s FINAL", s.l.storageTable("events"), s.l.onCluster())
+// expiredPartitions lists (table, partition id) of the tables' active
+// parts that hold rows past their TTL.
+func (s *Store) expiredPartitions(ctx context.Context, tables []string) ([][2]string, error) {
+	q := "SELECT DISTINCT toString(table), toString(partition_id) FROM system.parts WHERE database = " + quote(s.l.db) +
+		" AND table IN " + quoteList(tables) + " AND active AND delete_ttl_info_min > toDateTime(0) AND delete_ttl_info_min <= now()" +
+		" ORDER BY 1, 2" + s.readSettings()
+	rows, err := s.eng.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("store: find expired parts: %w", err)
+	}
+	defer rows.Close()
+	var out [][2]string
+	for rows.Next() {
+		var t, p string
+		if err := rows.Scan(&t, &p); err != nil {
+			return nil, fmt.Errorf("store: find expired parts: %w", err)
+		}
+		out = append(out, [2]string{t, p})
+	}
+	return out, rows.Err()
+}
+
+// deleteExpired deletes expired events, of one partition or ("") all.
+// The rollups need no such step: reads take the events of a day that is
+// not over yet from the events table.
+func (s *Store) deleteExpired(ctx context.Context, partition string) error {
+	in := ""
+	if partition != "" {
+		in = " IN PARTITION ID " + quote(partition)
+	}
+	q := "DELETE FROM " + s.l.storageTable("events") + s.l.onCluster() + in + " WHERE expires <= now()"
 	if err := s.eng.Exec(ctx, q); err != nil {
-		return fmt.Errorf("store: apply retention: %w", err)
+		return fmt.Errorf("store: delete expired events: %w", err)
 	}
 	return nil
 }

@@ -47,6 +47,10 @@ type backendFlags struct {
 	queueSize  int
 	logLevel   string
 	logFormat  string
+	// Limits of every read a query makes, passed to ClickHouse.
+	queryTimeout    time.Duration
+	queryMaxMemory  sizeFlag
+	queryConcurrent int
 }
 
 func (b *backendFlags) register(fs *flag.FlagSet, defaultData string) {
@@ -66,6 +70,9 @@ func (b *backendFlags) register(fs *flag.FlagSet, defaultData string) {
 	fs.IntVar(&b.queueSize, "queue-size", 100_000, "events that may wait for the store before requests get 429")
 	fs.StringVar(&b.logLevel, "log-level", "info", "log level: error, warn, info, debug or trace")
 	fs.StringVar(&b.logFormat, "log-format", "text", "log format: text or json")
+	fs.DurationVar(&b.queryTimeout, "query-timeout", 30*time.Second, "longest a query may run (ClickHouse max_execution_time, whole seconds)")
+	fs.Var(&b.queryMaxMemory, "query-max-memory", "most memory one query may use, e.g. 2GiB (ClickHouse max_memory_usage; default: the engine's own limit)")
+	fs.IntVar(&b.queryConcurrent, "query-max-concurrent", query.DefaultMaxConcurrent, "queries that may run at once; more wait briefly, then get 429")
 }
 
 // check validates what can be checked without side effects.
@@ -82,6 +89,12 @@ func (b *backendFlags) check() (event.Retention, error) {
 	if b.queueSize <= 0 {
 		return event.Retention{}, usagef("--queue-size must be positive")
 	}
+	if b.queryTimeout < time.Second {
+		return event.Retention{}, usagef("--query-timeout %s: want at least 1s", b.queryTimeout)
+	}
+	if b.queryConcurrent <= 0 {
+		return event.Retention{}, usagef("--query-max-concurrent must be positive")
+	}
 	r, err := retention(b.retention, b.rules)
 	if err != nil {
 		return r, usagef("%v", err)
@@ -95,7 +108,12 @@ type backend struct {
 	retention event.Retention
 	geo       *geoip.Resolver // nil without GeoIP
 	store     *store.Store
-	writer    *ingest.Writer
+	// reader is the store for queries: the same engine and tables, with
+	// the query limits. Ingest's own reads (duplicate lookups) go through
+	// store, so a tight query memory limit can never refuse events.
+	reader     *store.Store
+	concurrent int // queries at once
+	writer     *ingest.Writer
 	// onStored and onBatch are the writer's observers (live tail,
 	// metrics). Append to them before the first write; they run on the
 	// writer goroutine and must not block.
@@ -147,6 +165,14 @@ func (b *backendFlags) open(ctx context.Context, stderr io.Writer) (*backend, er
 		be.closeGeo()
 		return nil, err
 	}
+	ropts := opts
+	ropts.QueryTimeout, ropts.MaxMemory = b.queryTimeout, int64(b.queryMaxMemory)
+	if be.reader, err = store.Open(ctx, sharedEngine{eng}, ropts); err != nil {
+		be.store.Close()
+		be.closeGeo()
+		return nil, err
+	}
+	be.concurrent = b.queryConcurrent
 	be.onBatch = append(be.onBatch, func(n int, dur time.Duration, err error) {
 		if err != nil {
 			log.Error("ingest: store insert failed", "events", n, "duration", dur, "err", err)
@@ -170,6 +196,12 @@ func (b *backendFlags) open(ctx context.Context, stderr io.Writer) (*backend, er
 	})
 	return be, nil
 }
+
+// sharedEngine is the engine under a second Store: closing that Store must
+// leave the engine to the first one.
+type sharedEngine struct{ store.Engine }
+
+func (sharedEngine) Close() error { return nil }
 
 func (b *backendFlags) openEngine(ctx context.Context) (store.Engine, error) {
 	if b.engine == "clickhouse" {
@@ -319,7 +351,7 @@ func extraRoutes(be *backend) []server.Route {
 		}
 	})
 	be.hub = hub
-	svc := &query.Service{Store: be.store, Logger: be.log, Observe: m.ObserveQuery}
+	svc := &query.Service{Store: be.reader, Logger: be.log, Observe: m.ObserveQuery, MaxConcurrent: be.concurrent}
 	return []server.Route{
 		{Pattern: "POST /api/v1/query", Handler: svc.QueryHandler(tenant), Role: access.RoleRead},
 		{Pattern: "GET /api/v1/values/{field}", Handler: svc.ValuesHandler(tenant), Role: access.RoleRead},

@@ -65,6 +65,31 @@ type Client struct {
 	Resource    pluginv2.ResourceClient
 	Stream      pluginv2.StreamClient
 	client      *goplugin.Client
+	stderr      *stderrLog
+}
+
+// Stderr is everything the plugin wrote to stderr (its log) so far, for
+// tests that check what it logs, or never logs.
+func (c *Client) Stderr() string { return c.stderr.String() }
+
+// stderrLog keeps the plugin's stderr and passes it on to the test log.
+type stderrLog struct {
+	t  testing.TB
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *stderrLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	s.b.Write(p)
+	s.mu.Unlock()
+	return testWriter{s.t}.Write(p)
+}
+
+func (s *stderrLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // Start launches the plugin binary with the handshake Grafana uses and
@@ -74,6 +99,7 @@ func Start(t testing.TB, env ...string) *Client {
 	bin := Binary(t)
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), env...)
+	stderr := &stderrLog{t: t}
 	c := goplugin.NewClient(&goplugin.ClientConfig{
 		HandshakeConfig: goplugin.HandshakeConfig{
 			ProtocolVersion:  grpcplugin.ProtocolVersion,
@@ -89,14 +115,14 @@ func Start(t testing.TB, env ...string) *Client {
 		Cmd:              cmd,
 		AllowedProtocols: []goplugin.Protocol{goplugin.ProtocolGRPC},
 		Logger:           hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Error}),
-		Stderr:           testWriter{t},
+		Stderr:           stderr,
 	})
 	t.Cleanup(c.Kill)
 	rpc, err := c.Client()
 	if err != nil {
 		t.Fatalf("plugin handshake: %v", err)
 	}
-	pc := &Client{client: c}
+	pc := &Client{client: c, stderr: stderr}
 	for name, dst := range map[string]any{"diagnostics": &pc.Diagnostics, "data": &pc.Data, "resource": &pc.Resource, "stream": &pc.Stream} {
 		raw, err := rpc.Dispense(name)
 		if err != nil {
