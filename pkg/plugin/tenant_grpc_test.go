@@ -1,8 +1,6 @@
 package plugin_test
 
 import (
-	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,7 +9,6 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
-	"github.com/grafana/grafana-plugin-sdk-go/genproto/pluginv2"
 
 	"github.com/auditlog/auditlog/pkg/geoip/geoiptest"
 	"github.com/auditlog/auditlog/pkg/plugin/plugintest"
@@ -168,29 +165,8 @@ func TestPluginTenantIsolation(t *testing.T) {
 	// Live tail of tenant a while both write: only a's events arrive.
 	t.Run("tail", func(t *testing.T) {
 		pc := ds[tenantA.name].PluginContext(t, "Viewer")
-		filters, _ := json.Marshal(map[string]any{"search": "tail-probe"})
-		path := "tail/" + base64.RawURLEncoding.EncodeToString(filters)
-		sub, err := c.Stream.SubscribeStream(context.Background(), &pluginv2.SubscribeStreamRequest{PluginContext: pc, Path: path})
-		if err != nil || sub.Status != pluginv2.SubscribeStreamResponse_OK {
-			t.Fatalf("subscribe: %v %v", sub, err)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		stream, err := c.Stream.RunStream(ctx, &pluginv2.RunStreamRequest{PluginContext: pc, Path: path})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := make(chan []byte, 16)
-		go func() {
-			defer close(got)
-			for {
-				pkt, err := stream.Recv()
-				if err != nil {
-					return
-				}
-				got <- pkt.Data
-			}
-		}()
+		got := c.Tail(t, pc, map[string]any{"search": "tail-probe"})
+		deadline := time.After(20 * time.Second)
 		tick := time.NewTicker(300 * time.Millisecond)
 		defer tick.Stop()
 		for i := 0; ; i++ {
@@ -213,7 +189,7 @@ func TestPluginTenantIsolation(t *testing.T) {
 				checkAnswer(t, "live tail", frame, tenantA, tenantB, tenantA.user)
 				return
 			case <-tick.C:
-			case <-ctx.Done():
+			case <-deadline:
 				t.Fatal("no event of tenant a reached its tail")
 			}
 		}

@@ -5,6 +5,7 @@ package plugintest
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -259,4 +260,39 @@ func (c *Client) QueryData(t testing.TB, ds Datasource, from, to time.Time, inte
 		t.Fatalf("decode QueryData response: %v", err)
 	}
 	return res
+}
+
+// Tail subscribes to the live tail with the given filters as Grafana Live
+// does (SubscribeStream, then RunStream on "tail/<base64url JSON>") and
+// returns the JSON of each frame the plugin sends; the channel closes
+// when the stream ends, at the latest after 30 s or with the test.
+func (c *Client) Tail(t testing.TB, pc *pluginv2.PluginContext, filters any) <-chan []byte {
+	t.Helper()
+	js, err := json.Marshal(filters)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "tail/" + base64.RawURLEncoding.EncodeToString(js)
+	sub, err := c.Stream.SubscribeStream(context.Background(), &pluginv2.SubscribeStreamRequest{PluginContext: pc, Path: path})
+	if err != nil || sub.Status != pluginv2.SubscribeStreamResponse_OK {
+		t.Fatalf("subscribe %s: %v %v", path, sub, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	stream, err := c.Stream.RunStream(ctx, &pluginv2.RunStreamRequest{PluginContext: pc, Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan []byte, 16)
+	go func() {
+		defer close(out)
+		for {
+			pkt, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			out <- pkt.Data
+		}
+	}()
+	return out
 }
