@@ -69,7 +69,7 @@ func TestPluginSecretsNeverShown(t *testing.T) {
 	see("resource on an unreachable server", r.Body)
 
 	// An embedded datasource with an ingest token, at trace level.
-	ds := plugintest.Datasource{UID: "secret-embedded", JSONData: map[string]any{"dataPath": t.TempDir(), "logLevel": "trace"},
+	ds := plugintest.Datasource{UID: "secret-embedded", JSONData: map[string]any{"dataPath": plugintest.Dir(t), "logLevel": "trace"},
 		Secure: map[string]string{"clickhousePassword": password, "ingestToken": token}}
 	for _, tc := range []struct {
 		name   string
@@ -124,7 +124,7 @@ func TestPluginSecretsNeverShown(t *testing.T) {
 func TestPluginGeoIPCorruptSwap(t *testing.T) {
 	c := plugintest.Start(t)
 	city, _ := geoiptest.Standard(t)
-	ds := plugintest.Datasource{UID: "geo-swap", JSONData: map[string]any{"dataPath": t.TempDir(), "geoipCityPath": city}}
+	ds := plugintest.Datasource{UID: "geo-swap", JSONData: map[string]any{"dataPath": plugintest.Dir(t), "geoipCityPath": city}}
 	cityOf := func(n int) string {
 		t.Helper()
 		id := fmt.Sprintf("0195a000-0000-7000-8000-%012d", n)
@@ -180,7 +180,7 @@ func TestPluginGeoIPCorruptSwap(t *testing.T) {
 // errors.
 func TestPluginQueryLimits(t *testing.T) {
 	c := plugintest.Start(t)
-	dir := t.TempDir()
+	dir := plugintest.Dir(t)
 	ds := plugintest.Datasource{UID: "limited", JSONData: map[string]any{"dataPath": dir, "queryMaxMemory": 1, "queryTimeout": 5}}
 	pad := strings.Repeat("p", 600)
 	for b := range 2 {
@@ -241,7 +241,7 @@ func TestPluginQueryLimits(t *testing.T) {
 // running.
 func TestPluginTailSubscriberCap(t *testing.T) {
 	c := plugintest.Start(t)
-	ds := plugintest.Datasource{UID: "tails", JSONData: map[string]any{"dataPath": t.TempDir()}}
+	ds := plugintest.Datasource{UID: "tails", JSONData: map[string]any{"dataPath": plugintest.Dir(t)}}
 	pc := ds.PluginContext(t, "Viewer")
 	// The datasource must exist before the streams start.
 	if h := c.CheckHealth(t, ds); h.Status != pluginv2.CheckHealthResponse_OK {

@@ -27,7 +27,7 @@ type hostilePlugin struct {
 
 func newHostilePlugin(t *testing.T) *hostilePlugin {
 	t.Helper()
-	h := &hostilePlugin{c: plugintest.Start(t), ds: plugintest.Datasource{UID: "hostile", JSONData: map[string]any{"dataPath": t.TempDir()}}}
+	h := &hostilePlugin{c: plugintest.Start(t), ds: plugintest.Datasource{UID: "hostile", JSONData: map[string]any{"dataPath": plugintest.Dir(t)}}}
 	id := event.NewID(time.Now())
 	res := h.post(t, "application/json", "", `{"id":"`+id+`","action":"canary","user":{"username":"canary-user"},"context":{"k":"v"}}`)
 	if res.Status != 200 {

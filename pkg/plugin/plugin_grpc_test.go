@@ -13,7 +13,7 @@ import (
 // checks the health of an embedded datasource on an empty data path.
 func TestCheckHealthOverGRPC(t *testing.T) {
 	c := plugintest.Start(t)
-	dir := t.TempDir()
+	dir := plugintest.Dir(t)
 
 	res := c.CheckHealth(t, plugintest.Datasource{JSONData: map[string]any{"engine": "embedded", "dataPath": dir}})
 	if res.Status != pluginv2.CheckHealthResponse_OK {
@@ -40,7 +40,7 @@ func TestCheckHealthOverGRPC(t *testing.T) {
 		{"bad log level", map[string]any{"logLevel": "loud", "dataPath": dir}, "logLevel must be one of"},
 		{"bad retention rule", map[string]any{"dataPath": dir, "retentionRules": []map[string]any{{"action": "Bad Action", "days": 3}}}, "retentionRules[0]"},
 		{"bad tenant", map[string]any{"dataPath": dir, "tenant": "a b"}, "tenant"},
-		{"second data path in one process", map[string]any{"dataPath": t.TempDir()}, "already has data path"},
+		{"second data path in one process", map[string]any{"dataPath": plugintest.Dir(t)}, "already has data path"},
 		{"unreachable server", map[string]any{"engine": "clickhouse", "clickhouseAddr": "127.0.0.1:1"}, "unreachable"},
 	}
 	for i, tc := range cases {

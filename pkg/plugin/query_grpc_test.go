@@ -26,7 +26,7 @@ func seeded(t *testing.T) (*plugintest.Client, plugintest.Datasource, time.Time)
 	c := plugintest.Start(t)
 	city, asn := geoiptest.Standard(t)
 	ds := plugintest.Datasource{UID: "seeded", JSONData: map[string]any{
-		"engine": "embedded", "dataPath": t.TempDir(), "geoipCityPath": city, "geoipAsnPath": asn,
+		"engine": "embedded", "dataPath": plugintest.Dir(t), "geoipCityPath": city, "geoipAsnPath": asn,
 	}, Secure: map[string]string{"ingestToken": "s3cret-ingest-token"}}
 	base := time.Now().UTC().Truncate(time.Hour).Add(-2 * time.Hour)
 	at := func(min int) string { return base.Add(time.Duration(min) * time.Minute).Format(time.RFC3339) }

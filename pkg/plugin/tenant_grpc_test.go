@@ -66,7 +66,7 @@ func checkAnswer(t *testing.T, what string, answer []byte, own, other tenantData
 func TestPluginTenantIsolation(t *testing.T) {
 	c := plugintest.Start(t)
 	city, asn := geoiptest.Standard(t)
-	dir := t.TempDir()
+	dir := plugintest.Dir(t)
 	ds := map[string]plugintest.Datasource{}
 	base := time.Now().UTC().Truncate(time.Minute).Add(-30 * time.Minute)
 	for _, d := range []tenantData{tenantA, tenantB} {

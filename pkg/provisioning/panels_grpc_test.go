@@ -28,7 +28,7 @@ func demoDatasource(t *testing.T) (*plugintest.Client, plugintest.Datasource) {
 	c := plugintest.Start(t)
 	city, asn := geoiptest.Standard(t)
 	ds := plugintest.Datasource{UID: "auditlog", JSONData: map[string]any{
-		"engine": "embedded", "dataPath": t.TempDir(), "geoipCityPath": city, "geoipAsnPath": asn,
+		"engine": "embedded", "dataPath": plugintest.Dir(t), "geoipCityPath": city, "geoipAsnPath": asn,
 	}}
 	now := time.Now().UTC()
 	post := func(body []byte) {

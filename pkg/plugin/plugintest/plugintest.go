@@ -119,6 +119,9 @@ func Start(t testing.TB, env ...string) *Client {
 		Stderr:           stderr,
 	})
 	t.Cleanup(c.Kill)
+	runningMu.Lock()
+	running[t] = append(running[t], c)
+	runningMu.Unlock()
 	rpc, err := c.Client()
 	if err != nil {
 		t.Fatalf("plugin handshake: %v", err)
@@ -295,4 +298,34 @@ func (c *Client) Tail(t testing.TB, pc *pluginv2.PluginContext, filters any) <-c
 		}
 	}()
 	return out
+}
+
+var (
+	runningMu sync.Mutex
+	running   = map[testing.TB][]*goplugin.Client{}
+)
+
+// Dir returns a temporary directory for a datasource's data. Unlike
+// t.TempDir, whose removal runs before the cleanup of a plugin started
+// earlier in the test, it first stops the test's plugin processes, so the
+// embedded engine is not still writing into a directory being removed.
+func Dir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "auditlog-plugin-data-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		runningMu.Lock()
+		clients := running[t]
+		delete(running, t)
+		runningMu.Unlock()
+		for _, c := range clients {
+			c.Kill()
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("remove %s: %v", dir, err)
+		}
+	})
+	return dir
 }
