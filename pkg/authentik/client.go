@@ -36,14 +36,20 @@ type Client struct {
 
 // NewClient checks the URL and returns a client with defaults.
 func NewClient(baseURL, token string) (*Client, error) {
-	u, err := url.Parse(baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if !isHTTPURL(baseURL) {
 		return nil, fmt.Errorf("authentik: URL %q: want http(s)://host[:port]", baseURL)
 	}
 	if token == "" {
 		return nil, errors.New("authentik: an API token is required")
 	}
 	return &Client{BaseURL: strings.TrimRight(baseURL, "/"), Token: token}, nil
+}
+
+// isHTTPURL says whether s is an absolute http(s) URL with a host, the
+// only kind the importer can reach.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // Pagination is authentik's page information.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -29,8 +28,7 @@ type HTTPSink struct {
 
 // NewHTTPSink checks the URL.
 func NewHTTPSink(target, token string) (*HTTPSink, error) {
-	u, err := url.Parse(target)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if !isHTTPURL(target) {
 		return nil, fmt.Errorf("authentik: target %q: want http(s)://host:port of an Auditlog server", target)
 	}
 	return &HTTPSink{URL: strings.TrimRight(target, "/"), Token: token}, nil

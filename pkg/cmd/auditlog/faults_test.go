@@ -197,15 +197,7 @@ func TestFullDisk(t *testing.T) {
 	for _, b := range append(acked, refused...) {
 		ids = append(ids, b.ids...)
 	}
-	c := countRows(t, data, ids)
-	for _, id := range ids {
-		if c.IDs[id] != 1 {
-			t.Errorf("acknowledged event %s stored %d times, want once", id, c.IDs[id])
-		}
-	}
-	if c.Total != uint64(len(ids)) {
-		t.Errorf("the store has %d rows, want %d", c.Total, len(ids))
-	}
+	requireExactlyOnce(t, data, ids)
 }
 
 // TestUnwritableDataPath: a data path on a read-only file system (a real

@@ -173,15 +173,7 @@ func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 	}
 
 	ids := d.sentIDs()
-	c := countRows(t, data, ids)
-	for _, id := range ids {
-		if c.IDs[id] != 1 {
-			t.Errorf("event %s stored %d times, want once", id, c.IDs[id])
-		}
-	}
-	if c.Total != uint64(len(ids)) {
-		t.Errorf("the store has %d rows, want %d", c.Total, len(ids))
-	}
+	requireExactlyOnce(t, data, ids)
 }
 
 // TestSIGTERMKeepsAcknowledgedEvents stops the server gracefully while

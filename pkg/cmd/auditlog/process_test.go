@@ -262,3 +262,18 @@ func getJSON(t *testing.T, url string, v any) int {
 	}
 	return resp.StatusCode
 }
+
+// requireExactlyOnce checks that the store in dir holds each id once and
+// nothing else: the "no event lost, none twice" guarantee.
+func requireExactlyOnce(t *testing.T, dir string, ids []string) {
+	t.Helper()
+	c := countRows(t, dir, ids)
+	for _, id := range ids {
+		if c.IDs[id] != 1 {
+			t.Errorf("event %s stored %d times, want once", id, c.IDs[id])
+		}
+	}
+	if c.Total != uint64(len(ids)) {
+		t.Errorf("the store has %d rows, want %d", c.Total, len(ids))
+	}
+}
