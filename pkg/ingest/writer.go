@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/auditlog/auditlog/pkg/event"
@@ -50,10 +51,13 @@ func FailureReason(err error) string {
 		}
 		return false
 	}
+	// The embedded engine's inserts stage their rows in a file first, so
+	// the operating system's own errors come through too.
 	switch {
-	case has("NOT_ENOUGH_SPACE", "No space left on device", "not enough space", "Disk quota exceeded"):
+	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) ||
+		has("NOT_ENOUGH_SPACE", "No space left on device", "not enough space", "Disk quota exceeded"):
 		return "its disk is full"
-	case has("Read-only file system", "TABLE_IS_READ_ONLY", "read-only"):
+	case errors.Is(err, syscall.EROFS) || has("Read-only file system", "TABLE_IS_READ_ONLY", "read-only"):
 		return "its data is read-only"
 	case has("MEMORY_LIMIT_EXCEEDED", "Cannot allocate memory"):
 		return "it is out of memory"

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -353,5 +355,24 @@ func TestIngestAPI(t *testing.T) {
 	big := make([][]byte, ingest.DefaultMaxEvents+1)
 	if _, err := in.IngestRaw(bg, adminPrincipal, big); err == nil || !strings.Contains(err.Error(), strconv.Itoa(ingest.DefaultMaxEvents)) {
 		t.Fatalf("IngestRaw over the limit: %v", err)
+	}
+}
+
+func TestFailureReason(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{fmt.Errorf("store: insert batch of 5: %w", &fs.PathError{Op: "write", Path: "/data/.insert-1.rowbinary", Err: syscall.ENOSPC}), "its disk is full"},
+		{fmt.Errorf("store: insert: %w", syscall.EDQUOT), "its disk is full"},
+		{errors.New("Code: 243. DB::Exception: Cannot reserve 1.00 MiB, not enough space. (NOT_ENOUGH_SPACE)"), "its disk is full"},
+		{fmt.Errorf("store: insert: %w", &fs.PathError{Op: "open", Path: "/data/x", Err: syscall.EROFS}), "its data is read-only"},
+		{errors.New("Code: 241. DB::Exception: Memory limit exceeded (MEMORY_LIMIT_EXCEEDED)"), "it is out of memory"},
+		{errors.New("connection refused"), ""},
+	} {
+		if got := ingest.FailureReason(tc.err); got != tc.want {
+			t.Errorf("FailureReason(%v) = %q, want %q", tc.err, got, tc.want)
+		}
 	}
 }

@@ -87,6 +87,7 @@ type lib struct {
 	connect    func(argc int, argv []*byte) unsafe.Pointer
 	closeConn  func(conn unsafe.Pointer)
 	query      func(conn unsafe.Pointer, query string, format string) *chdbResult
+	queryN     func(conn unsafe.Pointer, query *byte, queryLen uintptr, format *byte, formatLen uintptr) *chdbResult
 	destroy    func(r *chdbResult)
 	buffer     func(r *chdbResult) unsafe.Pointer
 	length     func(r *chdbResult) uintptr
@@ -122,6 +123,7 @@ func load(path string) (*lib, error) {
 		{"chdb_connect", &l.connect},
 		{"chdb_close_conn", &l.closeConn},
 		{"chdb_query", &l.query},
+		{"chdb_query_n", &l.queryN},
 		{"chdb_destroy_query_result", &l.destroy},
 		{"chdb_result_buffer", &l.buffer},
 		{"chdb_result_length", &l.length},
@@ -247,7 +249,11 @@ func (c *Conn) Query(sql, format string) ([]byte, Stats, error) {
 	if c.closed {
 		return nil, Stats{}, errors.New("libchdb: connection is closed")
 	}
-	r := c.lib.query(c.conn, sql, format)
+	return c.result(c.lib.query(c.conn, sql, format))
+}
+
+// result copies a query's result out of C memory and frees it.
+func (c *Conn) result(r *chdbResult) ([]byte, Stats, error) {
 	if r == nil {
 		return nil, Stats{}, nil
 	}
@@ -264,6 +270,27 @@ func (c *Conn) Query(sql, format string) ([]byte, Stats, error) {
 	out := make([]byte, n)
 	copy(out, unsafe.Slice((*byte)(buf), n))
 	return out, st, nil
+}
+
+// QueryBytes is Query for a statement given as bytes, which may carry
+// binary insert data (RowBinary) after its FORMAT clause: the length is
+// passed along, so NUL bytes do not end the statement, and the bytes are
+// not copied into a C string first.
+func (c *Conn) QueryBytes(sql []byte, format string) ([]byte, Stats, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if c.closed {
+		return nil, Stats{}, errors.New("libchdb: connection is closed")
+	}
+	if len(sql) == 0 {
+		return nil, Stats{}, errors.New("libchdb: empty statement")
+	}
+	f := []byte(format)
+	if len(f) == 0 {
+		f = []byte("TSV")
+	}
+	r := c.lib.queryN(c.conn, &sql[0], uintptr(len(sql)), &f[0], uintptr(len(f)))
+	return c.result(r)
 }
 
 // Close releases this user of the session; the session closes with its last

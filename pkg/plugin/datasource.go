@@ -97,12 +97,7 @@ func NewDatasource(ctx context.Context, s backend.DataSourceInstanceSettings) (i
 	if ds.err != nil {
 		return ds, nil
 	}
-	reader, err := ds.shared.reader(ctx, ds.settings)
-	if err != nil {
-		ds.err = err
-		return ds, nil
-	}
-	ds.query = &query.Service{Store: reader, Logger: ds.log, Observe: metrics.Default().ObserveQuery}
+	ds.query = &query.Service{Store: ds.shared.reader(ds.settings), Logger: ds.log, Observe: metrics.Default().ObserveQuery}
 	ds.resource = httpadapter.New(ds.routes())
 	return ds, nil
 }

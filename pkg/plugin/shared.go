@@ -89,24 +89,16 @@ func acquireStore(ctx context.Context, st Settings, log *slog.Logger) (*sharedSt
 }
 
 // reader returns the store for one datasource's queries: with its own
-// query limits, a store over the shared engine. Datasources on one
-// location share the writer but may differ in limits; ingest's own reads
-// stay on the shared store, so a tight query memory limit can never refuse
-// events. Opening finds the schema current; without limits the shared
-// store serves, which spares a cluster the ON CLUSTER check of the schema
-// on every instance Grafana creates.
-func (s *sharedStore) reader(ctx context.Context, st Settings) (*store.Store, error) {
+// query limits, a reader of the shared store. Datasources on one location
+// share the writer (and its hot tier) but may differ in limits; ingest's
+// own reads stay on the shared store, so a tight query memory limit can
+// never refuse events.
+func (s *sharedStore) reader(st Settings) *store.Store {
 	if st.QueryTimeout == 0 && st.QueryMaxMemory == 0 {
-		return s.store, nil
+		return s.store
 	}
-	return store.Open(ctx, sharedEngine{s.eng}, st.QueryLimits())
+	return s.store.Reader(st.QueryLimits())
 }
-
-// sharedEngine is the engine under a reader: closing the reader must leave
-// the engine to the shared store.
-type sharedEngine struct{ store.Engine }
-
-func (sharedEngine) Close() error { return nil }
 
 func openEngine(ctx context.Context, st Settings) (store.Engine, error) {
 	switch st.Engine {

@@ -15,6 +15,11 @@ type Engine interface {
 	// Name is "embedded" or "clickhouse".
 	Name() string
 	Exec(ctx context.Context, sql string) error
+	// Insert runs INSERT INTO into SETTINGS settings with rows given in
+	// RowBinary, in the column order into names. The rows travel beside
+	// the statement's text, not inside it: the embedded engine splits its
+	// input into statements at semicolons, which binary data holds.
+	Insert(ctx context.Context, into, settings string, rowBinary []byte) error
 	Query(ctx context.Context, sql string) (Rows, error)
 	Version(ctx context.Context) (string, error)
 	// Location is the data path or server address, for health output.

@@ -126,6 +126,15 @@ func (e *clickhouseEngine) Exec(ctx context.Context, sql string) error {
 	return e.retry(ctx, func(ctx context.Context) error { return e.conn.Exec(ctx, sql) })
 }
 
+// Insert sends the rows inline after the statement's FORMAT clause: the
+// server reads inline insert data as it is, binary included.
+func (e *clickhouseEngine) Insert(ctx context.Context, into, settings string, rowBinary []byte) error {
+	head := "INSERT INTO " + into + " SETTINGS " + settings + " FORMAT RowBinary\n"
+	sql := make([]byte, 0, len(head)+len(rowBinary))
+	sql = append(append(sql, head...), rowBinary...)
+	return e.Exec(ctx, string(sql))
+}
+
 func (e *clickhouseEngine) Query(ctx context.Context, sql string) (Rows, error) {
 	var rows driver.Rows
 	err := e.retry(ctx, func(ctx context.Context) error {

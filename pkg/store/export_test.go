@@ -1,6 +1,10 @@
 package store
 
-import "github.com/auditlog/auditlog/pkg/event"
+import (
+	"time"
+
+	"github.com/auditlog/auditlog/pkg/event"
+)
 
 // OpenAt opens a store migrated only up to version, to test migrations.
 var OpenAt = openAt
@@ -9,16 +13,42 @@ var OpenAt = openAt
 // rollups, so tests can compare both answers.
 func ForceRaw(s *Store, on bool) { s.forceRaw = on }
 
-// InsertSQLOf is the INSERT statement of evs in format (TabSeparated or
-// JSONEachRow), without the duplicate check, for the format benchmark.
-func InsertSQLOf(s *Store, evs []event.Event, format string) string {
+// InsertRowsOf is the RowBinary or JSONEachRow rows of evs, without the
+// duplicate check, for the format benchmark.
+func InsertRowsOf(evs []event.Event, format string) []byte {
 	var body []byte
 	for i := range evs {
-		if format == "TabSeparated" {
-			body = appendTSV(body, &evs[i])
+		if format == "RowBinary" {
+			body = appendRowBinary(body, &evs[i])
 		} else {
 			body = appendRow(body, &evs[i])
 		}
 	}
-	return s.insertSQLFormat(body, format)
+	return body
+}
+
+// InsertInto is the target and settings of an event insert.
+func InsertInto(s *Store) (into, settings string) { return s.insertTarget(), s.insertSettings() }
+
+// HotOff turns a store's hot tier off, so that tests can compare its
+// answers with the engine's.
+func HotOff(s *Store) func() {
+	h := s.hot
+	s.hot = nil
+	return func() { s.hot = h }
+}
+
+// HotHeld is how many events the hot tier holds.
+func HotHeld(s *Store) int {
+	if s.hot == nil {
+		return 0
+	}
+	s.hot.mu.RLock()
+	defer s.hot.mu.RUnlock()
+	return len(s.hot.evs)
+}
+
+// HotNewest is the hot tier's own answer to Events, and whether it gave one.
+func HotNewest(s *Store, f Filter, limit int) ([]event.Event, bool) {
+	return s.hot.newest(f, limit, time.Now())
 }

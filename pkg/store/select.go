@@ -156,6 +156,11 @@ func (s *Store) Events(ctx context.Context, f Filter, limit int) ([]event.Event,
 	if limit <= 0 || limit > MaxLimit {
 		limit = MaxLimit
 	}
+	if s.hot != nil {
+		if evs, ok := s.hot.newest(f, limit, time.Now()); ok {
+			return evs, nil
+		}
+	}
 	return s.newest(ctx, f, "", limit)
 }
 
@@ -245,6 +250,11 @@ func (s *Store) newest(ctx context.Context, f Filter, extra string, limit int) (
 // ids of that millisecond, whatever the event's own time column says.
 // Other ids go through the id bloom filter.
 func (s *Store) Get(ctx context.Context, tenant, id string) (*event.Event, error) {
+	if s.hot != nil {
+		if e, ok := s.hot.get(tenant, id, time.Now()); ok {
+			return e, nil
+		}
+	}
 	f := Filter{Tenant: tenant, IDs: []string{id}}
 	c, err := f.conds(true)
 	if err != nil {

@@ -5,6 +5,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -25,6 +26,10 @@ type Options struct {
 	// take the engine down with it.
 	QueryTimeout time.Duration
 	MaxMemory    int64
+	// HotBytes is the memory of the hot tier (hot.go), which only the
+	// embedded engine has: 0 takes DefaultHotBytes, a negative value
+	// turns it off.
+	HotBytes int
 }
 
 // Store is the event store over one engine.
@@ -38,6 +43,11 @@ type Store struct {
 	// forceRaw makes aggregates read raw events only, never the rollups;
 	// tests set it to check that both give the same answers.
 	forceRaw bool
+	// hot holds the newest events in memory; nil without one.
+	hot *hotTier
+	// reader marks a Reader: it must not write (its hot tier is the
+	// writer's) nor close the engine.
+	reader bool
 }
 
 // Open migrates the schema to the latest version and returns the store.
@@ -57,14 +67,62 @@ func openAt(ctx context.Context, eng Engine, opts Options, version int) (*Store,
 	if err := s.migrate(ctx, version); err != nil {
 		return nil, err
 	}
+	if eng.Name() == "embedded" && opts.HotBytes >= 0 && version == LatestVersion() {
+		if opts.HotBytes == 0 {
+			opts.HotBytes = DefaultHotBytes
+		}
+		// Nothing stored so far is held, so coverage starts above the
+		// newest stored time.
+		floor, err := s.newestTime(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.hot = newHotTier(opts.HotBytes, floor)
+	}
 	return s, nil
+}
+
+// newestTime is the latest event time stored (the Unix epoch for none).
+func (s *Store) newestTime(ctx context.Context) (time.Time, error) {
+	// Without the read limits: they guard users' queries, and a store
+	// that cannot open would be worse than one slow read.
+	rows, err := s.eng.Query(ctx, "SELECT toUnixTimestamp64Milli(max(time)) FROM "+s.l.table("events"))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: newest time: %w", err)
+	}
+	defer rows.Close()
+	var ms int64
+	if rows.Next() {
+		if err := rows.Scan(&ms); err != nil {
+			return time.Time{}, fmt.Errorf("store: newest time: %w", err)
+		}
+	}
+	return time.UnixMilli(ms).UTC(), rows.Err()
+}
+
+// Reader returns a store for reads under other query limits (the
+// QueryTimeout and MaxMemory of limits) over the same engine, schema and
+// hot tier: the events this store writes are the ones its readers see.
+// Closing a reader leaves the engine open.
+func (s *Store) Reader(limits Options) *Store {
+	opts := s.opts
+	if limits.QueryTimeout > 0 {
+		opts.QueryTimeout = limits.QueryTimeout
+	}
+	opts.MaxMemory = limits.MaxMemory
+	return &Store{eng: s.eng, l: s.l, opts: opts, hot: s.hot, forceRaw: s.forceRaw, reader: true}
 }
 
 // Engine returns the engine's name ("embedded" or "clickhouse").
 func (s *Store) Engine() string { return s.eng.Name() }
 
-// Close closes the engine.
-func (s *Store) Close() error { return s.eng.Close() }
+// Close closes the engine, unless this is a Reader.
+func (s *Store) Close() error {
+	if s.reader {
+		return nil
+	}
+	return s.eng.Close()
+}
 
 // readSettings is appended to every SELECT.
 func (s *Store) readSettings() string { return s.readSettingsThreads(0) }
@@ -110,6 +168,9 @@ func (s *Store) Insert(ctx context.Context, batch []event.Event) (InsertResult, 
 	if len(batch) == 0 {
 		return res, nil
 	}
+	if s.reader {
+		return res, errors.New("store: insert through a reader; write through the store it was made from")
+	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 
@@ -130,41 +191,43 @@ func (s *Store) Insert(ctx context.Context, batch []event.Event) (InsertResult, 
 			continue
 		}
 		seen[key] = struct{}{}
-		body = appendTSV(body, &batch[i])
+		body = appendRowBinary(body, &batch[i])
 		res.Inserted++
 	}
 	if res.Inserted == 0 {
 		return res, nil
 	}
-	if err := s.eng.Exec(ctx, s.insertSQL(body)); err != nil {
+	if err := s.eng.Insert(ctx, s.insertTarget(), s.insertSettings(), body); err != nil {
+		if s.hot != nil {
+			s.hot.lose(batch)
+		}
 		return InsertResult{Duplicate: make([]bool, len(batch))}, fmt.Errorf("store: insert batch of %d: %w", res.Inserted, err)
+	}
+	if s.hot != nil {
+		stored := make([]event.Event, 0, res.Inserted)
+		for i := range batch {
+			if !res.Duplicate[i] {
+				stored = append(stored, storedForm(&batch[i]))
+			}
+		}
+		s.hot.add(stored)
 	}
 	return res, nil
 }
 
-func (s *Store) insertSQL(body []byte) string {
-	return s.insertSQLFormat(body, "TabSeparated")
+// insertTarget is the table and column list of an event insert.
+func (s *Store) insertTarget() string {
+	return s.l.table("events") + " (" + insertColumns + ")"
 }
 
-// insertSQLFormat is the INSERT of body in format (TabSeparated, in
-// tsvColumns order, or JSONEachRow).
-func (s *Store) insertSQLFormat(body []byte, format string) string {
-	var b strings.Builder
-	b.Grow(len(body) + 512)
-	b.WriteString("INSERT INTO ")
-	b.WriteString(s.l.table("events"))
-	if format == "TabSeparated" {
-		b.WriteString(" (" + tsvColumns + ")")
-	}
-	// A historical import spans many expiry days; on a cluster the insert
-	// must reach the shards before we acknowledge it.
-	b.WriteString(" SETTINGS max_partitions_per_insert_block = 10000")
+// insertSettings: a historical import spans many expiry days; on a
+// cluster the insert must reach the shards before we acknowledge it.
+func (s *Store) insertSettings() string {
+	set := "max_partitions_per_insert_block = 10000"
 	if s.l.cluster != "" {
-		b.WriteString(", distributed_foreground_insert = 1")
+		set += ", distributed_foreground_insert = 1"
 	}
-	b.WriteString(" FORMAT " + format + "\n")
-	b.Write(body)
-	return b.String()
+	return set
 }
 
 // canonicalID is the id as the engine prints a UUID (lower case, dashed),
@@ -218,9 +281,12 @@ func (s *Store) existingIDs(ctx context.Context, batch []event.Event) (map[strin
 	return out, nil
 }
 
-// maxIDRanges bounds the ranges of one id-time lookup (about 120 bytes of
-// query text each).
-const maxIDRanges = 500
+// maxIDRanges bounds the ranges of one id-time lookup. Each range costs
+// the engine about 0.4 ms of index analysis over a month of parts (500
+// made a batch's lookup take longer than its insert), while a range wider
+// than it needs to be only reads a few more ids: a live batch is one
+// range, and a group commit of several senders a few.
+const maxIDRanges = 8
 
 // idTimeRanges turns id times (Unix ms) into at most max closed ranges
 // covering them all: sorted, then merged across the smallest gaps first,

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/auditlog/auditlog/pkg/demo"
 	"github.com/auditlog/auditlog/pkg/event"
 	"github.com/auditlog/auditlog/pkg/store"
 	"github.com/auditlog/auditlog/pkg/store/storetest"
@@ -81,6 +82,60 @@ func TestInsertAndGetRoundTrip(t *testing.T) {
 		}
 		if got, err := s.Get(ctx, "other-tenant", full.ID); err != nil || got != nil {
 			t.Errorf("another tenant's event was returned: %v %v", got, err)
+		}
+	})
+}
+
+// TestInsertBinaryRowsAsTheyAre checks values that a text or binary
+// transport could mangle: NUL, tab, newline, backslash and semicolons,
+// invalid UTF-8 (stored as U+FFFD, as JSON would carry it), an IPv4
+// address, an expiry past DateTime's range; and a batch of demo events
+// that the embedded engine's statement splitter cut short (at a row
+// starting with ';', 3,283 rows in) when its RowBinary rode inline in the
+// statement.
+func TestInsertBinaryRowsAsTheyAre(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s *store.Store) {
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		to := time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC)
+		batch := demo.Generate(1, 4000, to.Add(-time.Hour), to)
+		for i := range batch {
+			event.Normalize(&batch[i], to)
+			batch[i].Expires = now.Add(24 * time.Hour).Truncate(time.Second)
+			batch[i].ReceivedAt = to
+		}
+		if res := mustInsert(t, s, batch...); res.Inserted != len(batch) {
+			t.Fatalf("inserted %d of %d demo events", res.Inserted, len(batch))
+		}
+		if st, err := s.Stats(ctx); err != nil || st.Events != uint64(len(batch)) {
+			t.Fatalf("the store holds %d events (%v), want %d", st.Events, err, len(batch))
+		}
+		var evs []event.Event
+		for i := range 50 {
+			e := mkEvent("login", fmt.Sprintf("user;%d", i), now.Add(-time.Duration(i)*time.Second))
+			// Byte 7 of the id is the first byte ClickHouse's RowBinary
+			// writes for a UUID.
+			e.ID = fmt.Sprintf("%s-7e3b-8000-%012x", event.NewID(e.Time)[:13], i)
+			e.Object.Name = "a;b\x00c\td\ne\\f;"
+			e.ClientIP = "192.0.2.7"
+			evs = append(evs, e)
+		}
+		evs[1].Object.Name = "bad \xff utf-8"
+		evs[2].Expires = time.Date(2199, 1, 1, 0, 0, 0, 0, time.UTC)
+		if res := mustInsert(t, s, evs...); res.Inserted != len(evs) {
+			t.Fatalf("inserted %d of %d", res.Inserted, len(evs))
+		}
+		for i, want := range evs {
+			got, err := s.Get(ctx, want.Tenant, want.ID)
+			if err != nil || got == nil {
+				t.Fatalf("get %d %s: %v %v", i, want.ID, got, err)
+			}
+			wantName := want.Object.Name
+			if i == 1 {
+				wantName = "bad \uFFFD utf-8"
+			}
+			if got.Object.Name != wantName || got.User.Username != want.User.Username || got.ClientIP != "192.0.2.7" || !got.Time.Equal(want.Time) {
+				t.Errorf("event %d came back as name %q user %q ip %q time %v", i, got.Object.Name, got.User.Username, got.ClientIP, got.Time)
+			}
 		}
 	})
 }

@@ -41,6 +41,17 @@ func (t *tracedEngine) Exec(ctx context.Context, sql string) error {
 	return err
 }
 
+func (t *tracedEngine) Insert(ctx context.Context, into, settings string, rowBinary []byte) error {
+	if !t.enabled(ctx) {
+		return t.Engine.Insert(ctx, into, settings, rowBinary)
+	}
+	start := time.Now()
+	err := t.Engine.Insert(ctx, into, settings, rowBinary)
+	t.log.Log(ctx, LevelTrace, "sql insert", "sql", "INSERT INTO "+into+" SETTINGS "+settings+" FORMAT RowBinary",
+		"bytes", len(rowBinary), "duration", time.Since(start), "error", err)
+	return err
+}
+
 func (t *tracedEngine) Query(ctx context.Context, sql string) (Rows, error) {
 	if !t.enabled(ctx) {
 		return t.Engine.Query(ctx, sql)

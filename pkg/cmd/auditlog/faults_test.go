@@ -186,7 +186,7 @@ func TestFullDisk(t *testing.T) {
 	if code := getJSON(t, p.url+"/readyz", &ready); code != 200 || ready.Status != "ready" {
 		t.Errorf("readyz after freeing space and a good insert: %d %+v", code, ready)
 	}
-	if !strings.Contains(p.stderr.String(), "NOT_ENOUGH_SPACE") && !strings.Contains(p.stderr.String(), "No space left") {
+	if log := strings.ToLower(p.stderr.String()); !strings.Contains(log, "not_enough_space") && !strings.Contains(log, "no space left") {
 		t.Errorf("the log does not say why inserts failed:\n%s", p.stderr.String())
 	}
 	if code := p.stop(t, syscall.SIGTERM); code != 0 {

@@ -165,13 +165,7 @@ func (b *backendFlags) open(ctx context.Context, stderr io.Writer) (*backend, er
 		be.closeGeo()
 		return nil, err
 	}
-	ropts := opts
-	ropts.QueryTimeout, ropts.MaxMemory = b.queryTimeout, int64(b.queryMaxMemory)
-	if be.reader, err = store.Open(ctx, sharedEngine{eng}, ropts); err != nil {
-		be.store.Close()
-		be.closeGeo()
-		return nil, err
-	}
+	be.reader = be.store.Reader(store.Options{QueryTimeout: b.queryTimeout, MaxMemory: int64(b.queryMaxMemory)})
 	be.concurrent = b.queryConcurrent
 	be.onBatch = append(be.onBatch, func(n int, dur time.Duration, err error) {
 		if err != nil {
@@ -196,12 +190,6 @@ func (b *backendFlags) open(ctx context.Context, stderr io.Writer) (*backend, er
 	})
 	return be, nil
 }
-
-// sharedEngine is the engine under a second Store: closing that Store must
-// leave the engine to the first one.
-type sharedEngine struct{ store.Engine }
-
-func (sharedEngine) Close() error { return nil }
 
 func (b *backendFlags) openEngine(ctx context.Context) (store.Engine, error) {
 	if b.engine == "clickhouse" {
