@@ -200,6 +200,22 @@ var migrations = []migration{
 		}
 		return s
 	}},
+	{5, "ZSTD for dictionary keys and coordinates", func(l layout) []string {
+		// LowCardinality columns store a small key per row, which the
+		// default LZ4 leaves at about 0.6 bytes; ZSTD(3) takes 40% off
+		// for almost no CPU, about 3.5 bytes per event over these columns
+		// (measured on the bench's million events). Key columns keep
+		// theirs.
+		var s []string
+		for _, c := range []string{"action", "app", "severity", "user_name", "user_id", "user_email", "object_app", "object_model",
+			"geo_country", "geo_country_code", "geo_city", "geo_continent", "asn_org", "asn_network"} {
+			s = append(s, l.alterStorage("events", "MODIFY COLUMN "+c+" LowCardinality(String) CODEC(ZSTD(3))"))
+		}
+		for _, c := range []string{"geo_lat Float64", "geo_lon Float64", "asn_number UInt32", "client_ip IPv6"} {
+			s = append(s, l.alterStorage("events", "MODIFY COLUMN "+c+" CODEC(ZSTD(3))"))
+		}
+		return s
+	}},
 }
 
 // LatestVersion is the schema version this build writes.
