@@ -255,6 +255,56 @@ func (s *Store) migrate(ctx context.Context, target int) error {
 			return fmt.Errorf("store: record migration %d: %w", m.version, err)
 		}
 	}
+	if target == LatestVersion() {
+		return s.noAutoStatistics(ctx)
+	}
+	return nil
+}
+
+// noAutoStatistics turns off the column statistics that ClickHouse 25.x
+// and later build at every merge (auto_statistics_types): they cost about
+// 190 KB per part, 12 bytes per event at a day per partition, and no read
+// of ours uses them (the sorting key and partitions prune). Engines
+// without the setting have nothing to turn off, so this is not a
+// migration; it runs at open for the tables still lacking it.
+func (s *Store) noAutoStatistics(ctx context.Context) error {
+	tables := []string{"events"}
+	for _, r := range rollups {
+		tables = append(tables, r.name)
+	}
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		if s.l.cluster != "" {
+			t += "_local" // where the rows, and merges, are
+		}
+		names[i] = quote(t)
+	}
+	q := "SELECT toString(name) FROM system.tables WHERE database = " + quote(s.l.db) + " AND name IN (" + strings.Join(names, ", ") + ")" +
+		" AND position(create_table_query, 'auto_statistics_types') = 0" +
+		" AND (SELECT count() FROM system.merge_tree_settings WHERE name = 'auto_statistics_types') > 0"
+	rows, err := s.eng.Query(ctx, q)
+	if err != nil {
+		return fmt.Errorf("store: read table settings: %w", err)
+	}
+	var todo []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("store: read table settings: %w", err)
+		}
+		todo = append(todo, name)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: read table settings: %w", err)
+	}
+	for _, name := range todo {
+		stmt := fmt.Sprintf("ALTER TABLE %s.%s%s MODIFY SETTING auto_statistics_types = ''", ident(s.l.db), ident(name), s.l.onCluster())
+		if err := s.eng.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("store: turn off statistics of %s: %w", name, err)
+		}
+	}
 	return nil
 }
 

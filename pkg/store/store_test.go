@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -369,4 +370,34 @@ func TestSmallLimitsWithoutTimeRange(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestNoColumnStatistics: merges do not build per-column statistics (12
+// bytes per event at a day per partition) on any table of the store.
+func TestNoColumnStatistics(t *testing.T) {
+	db := storetest.DBName(t)
+	storetest.Embedded(t, store.Options{Database: db})
+	eng := storetest.EmbeddedEngine(t)
+	rows, err := eng.Query(ctx, "SELECT toString(name), toString(create_table_query) FROM system.tables WHERE database = '"+db+"' AND engine LIKE '%MergeTree'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var name, ddl string
+		if err := rows.Scan(&name, &ddl); err != nil {
+			t.Fatal(err)
+		}
+		if name == "schema_version" {
+			continue
+		}
+		n++
+		if !strings.Contains(ddl, "auto_statistics_types = ''") {
+			t.Errorf("%s still builds statistics at merges: %s", name, ddl)
+		}
+	}
+	if n < 6 {
+		t.Fatalf("checked %d tables, want events and its rollups", n)
+	}
 }
