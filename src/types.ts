@@ -87,7 +87,16 @@ export interface AuditOptions extends DataSourceJsonData {
   retentionRules?: RetentionRule[];
   logLevel?: LogLevel;
   tenant?: string;
+  /** Seconds a query may run (ClickHouse max_execution_time); unset means DEFAULT_QUERY_TIMEOUT. */
+  queryTimeout?: number;
+  /** Bytes a query may use (ClickHouse max_memory_usage); unset means the engine's own limit. */
+  queryMaxMemory?: number;
 }
+
+/** What the backend uses when queryTimeout is unset (pkg/plugin/settings.go). */
+export const DEFAULT_QUERY_TIMEOUT = 30;
+/** The largest queryTimeout the backend's health check accepts: a day. */
+export const MAX_QUERY_TIMEOUT = 24 * 3600;
 
 /** Values only the backend ever sees. */
 export interface AuditSecureJsonData {

@@ -158,6 +158,122 @@ describe('ConfigEditor', () => {
     expect(screen.queryByLabelText('Rule 2 action')).not.toBeInTheDocument();
   });
 
+  describe('query limits', () => {
+    const timeoutField = () => screen.getByLabelText('Query timeout');
+    const memoryField = () => screen.getByLabelText('Query memory limit');
+
+    it.each([
+      ['45', 45],
+      ['1', 1],
+      ['1.5', 1.5],
+      ['86400', 86400],
+    ])('stores a query timeout of %s seconds', (text, want) => {
+      const { last } = setup(settings({ tenant: 'acme' }));
+      expect(timeoutField()).toHaveAttribute('placeholder', '30');
+      fireEvent.change(timeoutField(), { target: { value: text } });
+      expect(last().jsonData).toEqual({ tenant: 'acme', queryTimeout: want });
+      expect(screen.queryByRole('alert')).not.toBeInTheDocument();
+    });
+
+    it.each([
+      ['0.5', /at least 1 second/],
+      ['0', /at least 1 second/],
+      ['-3', /at least 1 second/],
+      ['86401', /at most 86400 seconds/],
+    ])('refuses a query timeout of %s with a message', (text, message) => {
+      const { last } = setup(settings({ queryTimeout: 60 }));
+      fireEvent.change(timeoutField(), { target: { value: text } });
+      expect(screen.getByRole('alert')).toHaveTextContent(message);
+      expect(last().jsonData.queryTimeout).toBeUndefined();
+      // the entry stays, beside its message, also after leaving the field
+      fireEvent.blur(timeoutField());
+      expect(timeoutField()).toHaveValue(Number(text));
+      expect(screen.getByRole('alert')).toHaveTextContent(message);
+
+      fireEvent.change(timeoutField(), { target: { value: '20' } });
+      expect(last().jsonData.queryTimeout).toBe(20);
+      expect(screen.queryByRole('alert')).not.toBeInTheDocument();
+    });
+
+    it.each([
+      ['512MiB', 512 * 2 ** 20, '512MiB'],
+      ['2GB', 2e9, '2GB'],
+      ['2G', 2 * 2 ** 30, '2GiB'],
+      ['10 mb', 1e7, '10MB'],
+      ['1.5GiB', 1.5 * 2 ** 30, '1536MiB'],
+      ['8.2MB', 8.2e6, '8200kB'],
+      ['1.1KB', 1100, '1100B'],
+      ['4096', 4096, '4KiB'],
+      ['512', 512, '512B'],
+    ])('stores a memory limit of %s as %d bytes, shown as %s', (text, bytes, shown) => {
+      const { last } = setup(settings({ tenant: 'acme' }));
+      fireEvent.change(memoryField(), { target: { value: text } });
+      expect(last().jsonData).toEqual({ tenant: 'acme', queryMaxMemory: bytes });
+      expect(memoryField()).toHaveValue(text);
+      expect(screen.queryByRole('alert')).not.toBeInTheDocument();
+      fireEvent.blur(memoryField());
+      expect(memoryField()).toHaveValue(shown);
+      expect(last().jsonData.queryMaxMemory).toBe(bytes);
+    });
+
+    it.each([
+      ['lots', /Not a size; write it like 512MiB, 2GB or 4096/],
+      ['MiB', /Not a size/],
+      ['10XB', /Not a size/],
+      ['-1MiB', /Not a size/],
+      ['1e9', /Not a size/],
+      ['0', /more than 0 bytes/],
+      ['0.1', /more than 0 bytes/],
+      ['99999999999GiB', /too large/],
+    ])('refuses a memory limit of %s with a message', (text, message) => {
+      const { last } = setup(settings({ queryMaxMemory: 2 ** 30 }));
+      fireEvent.change(memoryField(), { target: { value: text } });
+      expect(screen.getByRole('alert')).toHaveTextContent(message);
+      expect(last().jsonData.queryMaxMemory).toBeUndefined();
+      fireEvent.blur(memoryField());
+      expect(memoryField()).toHaveValue(text);
+      expect(screen.getByRole('alert')).toHaveTextContent(message);
+
+      fireEvent.change(memoryField(), { target: { value: '1GiB' } });
+      expect(last().jsonData.queryMaxMemory).toBe(2 ** 30);
+      expect(screen.queryByRole('alert')).not.toBeInTheDocument();
+    });
+
+    it('clears both limits', () => {
+      const { last } = setup(settings({ tenant: 'acme', queryTimeout: 60, queryMaxMemory: 2 ** 30 }));
+      fireEvent.change(timeoutField(), { target: { value: '' } });
+      fireEvent.change(memoryField(), { target: { value: '  ' } });
+      expect(last().jsonData).toEqual({ tenant: 'acme' });
+      expect(screen.queryByRole('alert')).not.toBeInTheDocument();
+      fireEvent.blur(memoryField());
+      expect(memoryField()).toHaveValue('');
+    });
+
+    it.each<[AuditOptions, number | null, string]>([
+      [{}, null, ''],
+      [{ queryTimeout: 0, queryMaxMemory: 0 }, null, ''],
+      [{ queryTimeout: 45 }, 45, ''],
+      [{ queryTimeout: 2.5, queryMaxMemory: 512 * 2 ** 20 }, 2.5, '512MiB'],
+      [{ queryMaxMemory: 2e9 }, null, '2GB'],
+      [{ queryMaxMemory: 3 * 2 ** 30 }, null, '3GiB'],
+      [{ queryMaxMemory: 1234567 }, null, '1234567B'],
+    ])('shows the stored limits %j', (jsonData, timeout, memory) => {
+      setup(settings(jsonData));
+      expect(timeoutField()).toHaveValue(timeout);
+      expect(memoryField()).toHaveValue(memory);
+      expect(screen.queryByRole('alert')).not.toBeInTheDocument();
+    });
+
+    it('flags invalid stored limits, as the health check would', () => {
+      setup(settings({ queryTimeout: 0.5, queryMaxMemory: -1 }));
+      expect(timeoutField()).toHaveValue(0.5);
+      const alerts = screen.getAllByRole('alert');
+      expect(alerts).toHaveLength(2);
+      expect(alerts[0]).toHaveTextContent(/at least 1 second/);
+      expect(alerts[1]).toHaveTextContent(/Not a size/);
+    });
+  });
+
   it('sets the log level', async () => {
     const { last } = setup(settings());
     fireEvent.keyDown(screen.getByLabelText('Log level'), { key: 'ArrowDown' });

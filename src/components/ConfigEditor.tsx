@@ -1,5 +1,5 @@
 /* eslint-disable @typescript-eslint/no-deprecated -- Select/MultiSelect: their successors (Combobox, MultiCombobox) are missing from the oldest Grafana this plugin supports */
-import React, { ChangeEvent } from 'react';
+import React, { ChangeEvent, useState } from 'react';
 import { DataSourcePluginOptionsEditorProps, SelectableValue } from '@grafana/data';
 import {
   Button,
@@ -17,10 +17,12 @@ import {
 import {
   AuditOptions,
   AuditSecureJsonData,
+  DEFAULT_QUERY_TIMEOUT,
   DEFAULT_RETENTION_DAYS,
   Engine,
   LOG_LEVELS,
   LogLevel,
+  MAX_QUERY_TIMEOUT,
   RetentionRule,
 } from '../types';
 
@@ -40,12 +42,111 @@ function parseDays(text: string): number | undefined {
   return Number.isFinite(n) && n > 0 ? n : undefined;
 }
 
+/** A parsed limit: no value and no error means the field is empty (unset). */
+interface Parsed {
+  value?: number;
+  error?: string;
+}
+
+/** Seconds, within the range the backend's health check accepts. */
+function parseTimeout(text: string): Parsed {
+  const t = text.trim();
+  if (t === '') {
+    return {};
+  }
+  const n = Number(t);
+  if (!Number.isFinite(n)) {
+    return { error: 'Enter a number of seconds' };
+  }
+  // 0 would mean "the default" to the backend, but an empty field says that
+  // more plainly; a fraction of a second fails the health check.
+  if (n < 1) {
+    return { error: `The query timeout must be at least 1 second; leave it empty for ${DEFAULT_QUERY_TIMEOUT}` };
+  }
+  if (n > MAX_QUERY_TIMEOUT) {
+    return { error: `The query timeout must be at most ${MAX_QUERY_TIMEOUT} seconds (a day)` };
+  }
+  return { value: n };
+}
+
+// The same units as the CLI's --query-max-memory (pkg/cmd/auditlog/flags.go),
+// so a size copied from one works in the other: IEC units and dd's single
+// letters are binary, SI units decimal.
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 2 ** 10,
+  kib: 2 ** 10,
+  kb: 1e3,
+  m: 2 ** 20,
+  mib: 2 ** 20,
+  mb: 1e6,
+  g: 2 ** 30,
+  gib: 2 ** 30,
+  gb: 1e9,
+};
+
+const SIZE_EXAMPLE = '512MiB, 2GB or 4096 (bytes)';
+
+/** A byte count written like 512MiB, 2GB or 4096. */
+function parseSize(text: string): Parsed {
+  const t = text.trim();
+  if (t === '') {
+    return {};
+  }
+  const m = /^(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)$/i.exec(t);
+  const mult = m ? SIZE_UNITS[m[2].toLowerCase()] : undefined;
+  if (!m || mult === undefined) {
+    return { error: `Not a size; write it like ${SIZE_EXAMPLE}` };
+  }
+  // Rounded, not truncated: 8.2MB is 8199999.999999999 in floating point.
+  const n = Math.round(parseFloat(m[1]) * mult);
+  if (n <= 0) {
+    return { error: 'The memory limit must be more than 0 bytes; leave it empty for no limit' };
+  }
+  // jsonData travels as JSON numbers, exact only up to 2^53.
+  if (n > Number.MAX_SAFE_INTEGER) {
+    return { error: 'The memory limit is too large' };
+  }
+  return { value: n };
+}
+
+// Largest first, so the shortest exact form wins; only whole multiples, so
+// what is shown parses back to the very same byte count.
+const SIZE_DISPLAY: Array<[string, number]> = [
+  ['GiB', 2 ** 30],
+  ['GB', 1e9],
+  ['MiB', 2 ** 20],
+  ['MB', 1e6],
+  ['KiB', 2 ** 10],
+  ['kB', 1e3],
+];
+
+function formatSize(bytes: number): string {
+  for (const [unit, size] of SIZE_DISPLAY) {
+    if (bytes >= size && bytes % size === 0) {
+      return `${bytes / size}${unit}`;
+    }
+  }
+  return `${bytes}B`;
+}
+
 export function ConfigEditor({ options, onOptionsChange }: ConfigEditorProps) {
   const jsonData: AuditOptions = options.jsonData ?? {};
   const secureJsonFields = options.secureJsonFields ?? {};
   const secureJsonData: AuditSecureJsonData = options.secureJsonData ?? {};
   const engine: Engine = jsonData.engine ?? 'embedded';
   const rules: RetentionRule[] = jsonData.retentionRules ?? [];
+
+  // What the user typed into a limit field, while it differs from the
+  // stored value's own form (null: show the stored value). Kept because an
+  // invalid entry is not stored, yet must stay visible beside its message.
+  const [timeoutDraft, setTimeoutDraft] = useState<string | null>(null);
+  const [memoryDraft, setMemoryDraft] = useState<string | null>(null);
+  const timeoutText = timeoutDraft ?? (jsonData.queryTimeout ? String(jsonData.queryTimeout) : '');
+  const memoryText = memoryDraft ?? (jsonData.queryMaxMemory ? formatSize(jsonData.queryMaxMemory) : '');
+  const timeout = parseTimeout(timeoutText);
+  const memory = parseSize(memoryText);
 
   const setJsonData = (patch: Partial<AuditOptions>) => {
     onOptionsChange({ ...options, jsonData: { ...jsonData, ...patch } });
@@ -268,6 +369,67 @@ export function ConfigEditor({ options, onOptionsChange }: ConfigEditorProps) {
           >
             Add rule
           </Button>
+        </InlineField>
+      </FieldSet>
+
+      <FieldSet label="Query limits">
+        <InlineField
+          label="Query timeout (seconds)"
+          labelWidth={LABEL_WIDTH}
+          tooltip={
+            `Longest a query may run; empty means ${DEFAULT_QUERY_TIMEOUT} seconds. ` +
+            'Passed to ClickHouse with every read as max_execution_time, so a dashboard panel whose query ' +
+            'runs longer gets a clear error instead of tying up the engine.'
+          }
+          invalid={Boolean(timeout.error)}
+          error={timeout.error}
+        >
+          <Input
+            id="auditlog-query-timeout"
+            aria-label="Query timeout"
+            type="number"
+            min={1}
+            max={MAX_QUERY_TIMEOUT}
+            width={16}
+            placeholder={String(DEFAULT_QUERY_TIMEOUT)}
+            value={timeoutText}
+            onChange={(e: ChangeEvent<HTMLInputElement>) => {
+              const text = e.currentTarget.value;
+              setTimeoutDraft(text);
+              // Like the retention days, an invalid entry leaves the setting
+              // unset rather than keeping an earlier value the field no
+              // longer shows; the message says why.
+              setJsonData({ queryTimeout: parseTimeout(text).value });
+            }}
+            onBlur={() => !timeout.error && setTimeoutDraft(null)}
+          />
+        </InlineField>
+        <InlineField
+          label="Query memory limit"
+          labelWidth={LABEL_WIDTH}
+          tooltip={
+            `Most memory a query may use, like ${SIZE_EXAMPLE}; empty means the engine's own limit. ` +
+            'Passed to ClickHouse with every read as max_memory_usage, so a dashboard panel whose query ' +
+            'needs more gets a clear error instead of taking the engine down.'
+          }
+          invalid={Boolean(memory.error)}
+          error={memory.error}
+        >
+          <Input
+            id="auditlog-query-max-memory"
+            aria-label="Query memory limit"
+            placeholder="no limit"
+            width={16}
+            value={memoryText}
+            onChange={(e: ChangeEvent<HTMLInputElement>) => {
+              const text = e.currentTarget.value;
+              setMemoryDraft(text);
+              setJsonData({ queryMaxMemory: parseSize(text).value });
+            }}
+            // Once accepted, the entry is shown in the stored value's unit,
+            // so "512" visibly becomes "512B" rather than 512 MiB.
+            onBlur={() => !memory.error && setMemoryDraft(null)}
+          />
         </InlineField>
       </FieldSet>
 

@@ -32,6 +32,7 @@ func TestParseSize(t *testing.T) {
 		{"512KiB", 512 << 10, true},
 		{"1MB", 1_000_000, true},
 		{"1mb", 1_000_000, true},
+		{"8.2MB", 8_200_000, true}, // rounded: 8.2 * 1e6 is 8199999.99…
 		{"4096", 4096, true},
 		{"2G", 2 << 30, true},
 		{"1.5KiB", 1536, true},

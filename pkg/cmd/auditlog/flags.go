@@ -48,7 +48,9 @@ func parseSize(v string) (int64, error) {
 	if !ok || err != nil || f <= 0 || f*float64(mult) > math.MaxInt64/2 {
 		return 0, fmt.Errorf("%q is not a size like 10MiB, 512KiB, 1MB or 4096", v)
 	}
-	return int64(f * float64(mult)), nil
+	// Rounded, not truncated: 8.2MB is 8,200,000 bytes, though 8.2 has no
+	// exact binary form (the config editor rounds the same way).
+	return int64(math.Round(f * float64(mult))), nil
 }
 
 func formatSize(n int64) string {
