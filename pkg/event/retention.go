@@ -91,7 +91,7 @@ func parseAuthentikDuration(s string) (time.Duration, error) {
 // ParseRule reads "ACTION=DURATION", the form of --retention-rule.
 func ParseRule(s string) (string, time.Duration, error) {
 	action, dur, ok := strings.Cut(s, "=")
-	if !ok || !actionRe.MatchString(action) {
+	if !ok || !validAction(action) {
 		return "", 0, fmt.Errorf("retention rule %q: want ACTION=DURATION, e.g. login_failed=30d", s)
 	}
 	d, err := ParseDuration(dur)

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"math"
 	"net/netip"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -16,9 +15,6 @@ import (
 )
 
 var (
-	actionRe = regexp.MustCompile(`^[a-z0-9_.:-]{1,64}$`)
-	tenantRe = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-
 	// MinTime and MaxTime bound event times: DateTime64(3) covers more, but
 	// anything outside is a clock or parsing bug that would poison partitions.
 	MinTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -37,8 +33,11 @@ func Normalize(e *Event, now time.Time) {
 	e.Time = e.Time.UTC().Truncate(time.Millisecond)
 	if e.ID == "" {
 		e.ID = NewID(e.Time)
-	} else if u, err := uuid.Parse(e.ID); err == nil {
-		e.ID = u.String()
+	} else if !canonicalUUID(e.ID) {
+		// Only then, since u.String() costs an allocation per event.
+		if u, err := uuid.Parse(e.ID); err == nil {
+			e.ID = u.String()
+		}
 	}
 	if e.Tenant == "" {
 		e.Tenant = DefaultTenant
@@ -47,7 +46,12 @@ func Normalize(e *Event, now time.Time) {
 		e.Severity = DefaultSeverity(e.Action)
 	}
 	if ip, err := netip.ParseAddr(e.ClientIP); err == nil {
-		e.ClientIP = ip.Unmap().String()
+		// AppendTo is String without the allocation, which most
+		// addresses, already written the canonical way, do not need.
+		var buf [48]byte
+		if s := ip.Unmap().AppendTo(buf[:0]); string(s) != e.ClientIP {
+			e.ClientIP = string(s)
+		}
 	}
 	if !e.Expires.IsZero() {
 		e.Expires = e.Expires.UTC().Truncate(time.Second)
@@ -85,7 +89,7 @@ func Validate(e *Event) error {
 	if e.Action == "" {
 		return fieldErr("action", "required")
 	}
-	if !actionRe.MatchString(e.Action) {
+	if !validAction(e.Action) {
 		return fieldErr("action", "%s must match [a-z0-9_.:-]{1,64}", quoteField(e.Action))
 	}
 	if _, err := uuid.Parse(e.ID); err != nil {
@@ -113,17 +117,20 @@ func Validate(e *Event) error {
 			return fieldErr("clientIp", "%s is not an IPv4 or IPv6 address: it has a zone (%%%s); send the address alone", quoteField(e.ClientIP), ip.Zone())
 		}
 	}
-	strs := []struct{ name, v string }{
+	// An array, not an appended slice: this runs for every event, and the
+	// geo and asn entries stay "" (always valid) when there is none.
+	strs := [...]struct{ name, v string }{
 		{"app", e.App},
 		{"user.id", e.User.ID}, {"user.username", e.User.Username}, {"user.email", e.User.Email},
 		{"object.app", e.Object.App}, {"object.model", e.Object.Model},
 		{"object.pk", e.Object.PK}, {"object.name", e.Object.Name},
+		{"geo.country", ""}, {"geo.countryCode", ""}, {"geo.city", ""}, {"geo.continent", ""},
+		{"asn.org", ""}, {"asn.network", ""},
 	}
 	// A sender may bring its own location (authentik's context.geo, or a
 	// re-sent stored event); it is held to the same limits.
 	if g := e.Geo; g != nil {
-		strs = append(strs, []struct{ name, v string }{{"geo.country", g.Country}, {"geo.countryCode", g.CountryCode},
-			{"geo.city", g.City}, {"geo.continent", g.Continent}}...)
+		strs[8].v, strs[9].v, strs[10].v, strs[11].v = g.Country, g.CountryCode, g.City, g.Continent
 		if math.IsNaN(g.Lat) || g.Lat < -90 || g.Lat > 90 {
 			return fieldErr("geo.lat", "%v is not a latitude (-90 … 90)", g.Lat)
 		}
@@ -132,7 +139,7 @@ func Validate(e *Event) error {
 		}
 	}
 	if a := e.ASN; a != nil {
-		strs = append(strs, []struct{ name, v string }{{"asn.org", a.Org}, {"asn.network", a.Network}}...)
+		strs[12].v, strs[13].v = a.Org, a.Network
 	}
 	for _, f := range strs {
 		if len(f.v) > MaxStringBytes {
@@ -169,16 +176,16 @@ func validateDiff(d map[string]Change) error {
 		if strings.IndexByte(name, 0) >= 0 {
 			return fieldErr("diff", "field name %s contains a NUL character", quoteField(name))
 		}
-		vals := append([]json.RawMessage{ch.Old, ch.New}, ch.Add...)
-		vals = append(vals, ch.Remove...)
 		size += len(name)
-		for _, v := range vals {
-			size += len(v)
-			if bytes.Contains(v, []byte(`\u0000`)) {
-				return fieldErr(field, "contains a NUL character")
-			}
-			if err := checkNesting(v); err != nil {
-				return fieldErr(field, "%v", err)
+		for _, vals := range [...][]json.RawMessage{{ch.Old, ch.New}, ch.Add, ch.Remove} {
+			for _, v := range vals {
+				size += len(v)
+				if bytes.Contains(v, []byte(`\u0000`)) {
+					return fieldErr(field, "contains a NUL character")
+				}
+				if err := checkNesting(v); err != nil {
+					return fieldErr(field, "%v", err)
+				}
 			}
 		}
 		if size > MaxContextBytes {
@@ -191,8 +198,61 @@ func validateDiff(d map[string]Change) error {
 // ValidateTenant checks a tenant name, which also appears in tokens and
 // datasource settings.
 func ValidateTenant(t string) error {
-	if !tenantRe.MatchString(t) {
+	if !validTenant(t) {
 		return fieldErr("tenant", "%s must match [A-Za-z0-9_.-]{1,64}", quoteField(t))
 	}
 	return nil
+}
+
+// validAction is the rule [a-z0-9_.:-]{1,64}, which action names share with
+// retention rules. By hand because a regexp costs more than the rest of
+// Validate.
+func validAction(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := range len(s) {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '_', c == '.', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validTenant is the rule [A-Za-z0-9_.-]{1,64}.
+func validTenant(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := range len(s) {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '.', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// canonicalUUID tells whether s is a UUID as uuid.UUID.String writes it,
+// so that parsing and writing it again would give s.
+func canonicalUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := range len(s) {
+		switch c := s[i]; i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
 }
