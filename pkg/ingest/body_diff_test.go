@@ -19,70 +19,18 @@ import (
 )
 
 // readJSONReference is readJSON as it was before jsonSplitter: json.Decoder
-// over the whole body.
+// over the whole body, which is what decodeJSON, the splitter's fallback,
+// does from the first byte on.
 func readJSONReference(r io.Reader, maxEvents int, each func(int, []byte) error) error {
 	br := bufio.NewReaderSize(r, 32<<10)
 	first, err := firstByteReference(br)
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(br)
-	var raw json.RawMessage
-	n := 0
-	switch first {
-	case '[':
-		if _, err := dec.Token(); err != nil {
-			return syntaxErr(err)
-		}
-		for dec.More() {
-			if n == maxEvents {
-				return tooMany(maxEvents)
-			}
-			raw = raw[:0]
-			if err := dec.Decode(&raw); err != nil {
-				return syntaxErr(err)
-			}
-			if err := each(n, raw); err != nil {
-				return err
-			}
-			n++
-		}
-		if _, err := dec.Token(); err != nil {
-			return syntaxErr(err)
-		}
-		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-			if err != nil {
-				return syntaxErr(err)
-			}
-			return badRequest("trailing data after the JSON array; send one array, or NDJSON with Content-Type: application/x-ndjson")
-		}
-		if n == 0 {
-			return badRequest("the JSON array has no events")
-		}
-		return nil
-	case '{':
-		for {
-			raw = raw[:0]
-			err := dec.Decode(&raw)
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return syntaxErr(err)
-			}
-			if len(raw) == 0 || raw[0] != '{' {
-				return badRequest("value %d of the body is not a JSON object; send one object, an array of objects, or NDJSON", n)
-			}
-			if n == maxEvents {
-				return tooMany(maxEvents)
-			}
-			if err := each(n, raw); err != nil {
-				return err
-			}
-			n++
-		}
+	if first != '[' && first != '{' {
+		return badRequest("the body must be a JSON object, an array of objects, or NDJSON (one object per line); it starts with %q", string(first))
 	}
-	return badRequest("the body must be a JSON object, an array of objects, or NDJSON (one object per line); it starts with %q", string(first))
+	return decodeJSON(br, first == '[', 0, maxEvents, each)
 }
 
 func firstByteReference(br *bufio.Reader) (byte, error) {
