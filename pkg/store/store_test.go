@@ -401,3 +401,52 @@ func TestNoColumnStatistics(t *testing.T) {
 		t.Fatalf("checked %d tables, want events and its rollups", n)
 	}
 }
+
+// TestSearchPieces: text search is a case-insensitive substring of the
+// event's joined text, whether a term has letters or not (terms without
+// any are looked for as they are), whether it spans columns, and however
+// old the matches: a search that finds nothing in the newest hour reads
+// the rest of the range at once. The hot tier is off so that the engine
+// answers every search.
+func TestSearchPieces(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s *store.Store) {
+		defer store.HotOff(s)()
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		a := mkEvent("impersonation_started", "alice", now.Add(-20*24*time.Hour))
+		a.Context = json.RawMessage(`{"note":"Support Ticket #1234"}`)
+		b := mkEvent("impersonation_started", "bob", now.Add(-3*time.Hour))
+		b.Context = json.RawMessage(`{"note":"ticket #12345 by Bob"}`)
+		c := mkEvent("login", "carol", now.Add(-time.Minute))
+		c.Object.Name = "TICKET#1234"
+		mustInsert(t, s, a, b, c)
+		month := store.Filter{From: now.Add(-30 * 24 * time.Hour), To: now.Add(time.Second)}
+		for _, tc := range []struct {
+			term string
+			want []string // users, newest first
+		}{
+			{"#1234", []string{"carol", "bob", "alice"}},
+			{"1234 ", []string{"carol"}}, // the object name ends there
+			{"ticket #1234", []string{"bob", "alice"}},
+			{"TICKET #12345", []string{"bob"}},
+			{"support ticket", []string{"alice"}},
+			{"bob bob@", []string{"bob"}}, // user name, then email
+			{"#12345 by", []string{"bob"}},
+			{"#1234 by", nil},
+			{"#99", nil},
+		} {
+			f := month
+			f.Search = tc.term
+			evs, err := s.Events(ctx, f, 100)
+			if err != nil {
+				t.Fatalf("%q: %v", tc.term, err)
+			}
+			var got []string
+			for _, e := range evs {
+				got = append(got, e.User.Username)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("search %q: %v, want %v", tc.term, got, tc.want)
+			}
+		}
+	})
+}
