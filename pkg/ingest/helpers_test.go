@@ -54,6 +54,11 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 	var ins ingest.Inserter = st
 	if cfg.insert != nil {
 		ins = cfg.insert(st)
+		// Tests that gate inserts reason about one busy insert and the
+		// requests queued behind it.
+		if cfg.wopts.Inserts == 0 {
+			cfg.wopts.Inserts = 1
+		}
 	}
 	w := ingest.NewWriter(ins, cfg.wopts)
 	h := http.StripPrefix("/api/v1", ingest.NewHandler(w, st, cfg.opts))

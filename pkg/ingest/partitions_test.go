@@ -49,7 +49,7 @@ func (p partitionLimited) Insert(_ context.Context, b []event.Event) (store.Inse
 func TestGroupCommitStaysWithinPartitionLimit(t *testing.T) {
 	sizes := make(chan int, 10)
 	g := newGate(partitionLimited{sizes})
-	w := ingest.NewWriter(g, ingest.WriterOptions{})
+	w := ingest.NewWriter(g, ingest.WriterOptions{Inserts: 1})
 	defer w.Close(bg)
 	first := make(chan error, 1)
 	go func() { _, err := w.Write(bg, mkEvents(1, "first")); first <- err }()

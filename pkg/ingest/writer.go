@@ -76,24 +76,30 @@ type WriterOptions struct {
 	MaxBatch int
 	// InsertTimeout bounds one insert (default 1 minute).
 	InsertTimeout time.Duration
+	// Inserts is how many inserts may run at once (default 2): while one
+	// is in the engine, the next group forms and goes, which keeps a
+	// second core busy. The store keeps an id once however they overlap.
+	Inserts int
 
 	// OnBatch is called after every insert with its size, duration and
-	// outcome. It runs on the writer goroutine: it must be quick.
+	// outcome. It runs on the inserting goroutine, possibly at the same
+	// time as for another insert: it must be quick and safe for that.
 	OnBatch func(n int, dur time.Duration, err error)
 	// OnStored is called with the newly stored events of every successful
 	// insert (duplicates left out), after the requests were answered. It
-	// runs on the writer goroutine, so a slow subscriber stalls ingest: it
-	// must not block. It may keep the slice.
+	// runs on the inserting goroutine, possibly at the same time as for
+	// another insert, so a slow subscriber stalls ingest: it must not
+	// block. It may keep the slice.
 	OnStored func([]event.Event)
 	// Logger reports a panicking hook. Default slog.Default().
 	Logger *slog.Logger
 }
 
 // Writer commits events in groups: every request's events wait in one
-// bounded queue, and a single goroutine inserts whatever has queued up in
-// one statement. Under load, many requests share one insert, which is what
-// ClickHouse wants (few, large inserts); when idle, a request is inserted at
-// once.
+// bounded queue, and one goroutine takes whatever has queued up as one
+// insert, with at most Inserts of them running at once. Under load, many
+// requests share one insert, which is what ClickHouse wants (few, large
+// inserts); when idle, a request is inserted at once.
 type Writer struct {
 	ins Inserter
 	o   WriterOptions
@@ -161,6 +167,9 @@ func NewWriter(ins Inserter, o WriterOptions) *Writer {
 	}
 	if o.InsertTimeout <= 0 {
 		o.InsertTimeout = time.Minute
+	}
+	if o.Inserts <= 0 {
+		o.Inserts = 2
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -254,8 +263,16 @@ func (w *Writer) Close(ctx context.Context) error {
 }
 
 func (w *Writer) run() {
-	defer close(w.done)
+	var flushing sync.WaitGroup
+	slots := make(chan struct{}, w.o.Inserts)
+	defer func() {
+		flushing.Wait()
+		close(w.done)
+	}()
 	for {
+		// Wait for a free insert first, so that the group taken below
+		// holds everything that queued up in the meantime.
+		slots <- struct{}{}
 		w.mu.Lock()
 		for len(w.queue) == 0 {
 			if w.closed {
@@ -286,7 +303,11 @@ func (w *Writer) run() {
 		w.depth -= n
 		w.mu.Unlock()
 
-		w.flush(taken, n)
+		flushing.Add(1)
+		go func() {
+			defer func() { <-slots; flushing.Done() }()
+			w.flush(taken, n)
+		}()
 	}
 }
 

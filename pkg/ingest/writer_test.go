@@ -376,3 +376,55 @@ func TestFailureReason(t *testing.T) {
 		}
 	}
 }
+
+// TestWriterInsertsSideBySide: with Inserts 2, a second group goes to the
+// store while the first is still inserting, and an id sent in both is
+// stored once.
+func TestWriterInsertsSideBySide(t *testing.T) {
+	var g *gate
+	e := newEnv(t, envConfig{
+		insert: func(ins ingest.Inserter) ingest.Inserter { g = newGate(ins); return g },
+		wopts:  ingest.WriterOptions{Inserts: 2},
+	})
+	shared := mkEvents(1, "shared")[0]
+	type answer struct {
+		dup []bool
+		err error
+	}
+	answers := make(chan answer, 2)
+	write := func(evs []event.Event) {
+		d, err := e.w.Write(bg, evs)
+		answers <- answer{d, err}
+	}
+	go write(append(mkEvents(3, "a"), shared))
+	<-g.entered
+	go write(append(mkEvents(2, "b"), shared))
+	select {
+	case <-g.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second group waited for the first insert to finish")
+	}
+	close(g.release)
+	sharedDups := 0
+	for range 2 {
+		a := <-answers
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
+		for i, d := range a.dup {
+			if d && i != len(a.dup)-1 {
+				t.Errorf("event %d taken for a duplicate: %v", i, a.dup)
+			}
+		}
+		if a.dup[len(a.dup)-1] {
+			sharedDups++
+		}
+	}
+	if sharedDups != 1 {
+		t.Errorf("the shared id was a duplicate in %d requests, want exactly 1", sharedDups)
+	}
+	st, err := e.st.Stats(bg)
+	if err != nil || st.Events != 6 {
+		t.Fatalf("stored %d events (%v), want 6: the shared id once", st.Events, err)
+	}
+}

@@ -344,7 +344,7 @@ func (b blockingInserter) Insert(ctx context.Context, evs []event.Event) (store.
 func TestReadyzQueueSaturated(t *testing.T) {
 	st := storetest.Embedded(t, store.Options{})
 	entered, release := make(chan struct{}, 2), make(chan struct{})
-	w := ingest.NewWriter(blockingInserter{st, entered, release}, ingest.WriterOptions{QueueSize: 10})
+	w := ingest.NewWriter(blockingInserter{st, entered, release}, ingest.WriterOptions{QueueSize: 10, Inserts: 1})
 	s, err := server.New(server.Config{Store: st, Writer: w, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)

@@ -27,7 +27,8 @@ const DefaultHotBytes = 64 << 20
 //
 // It is only used where this process is the table's one writer: the
 // embedded engine, whose data path is locked to one process, and a store
-// owns its writes (Insert holds writeMu). Its promise is coverage: every
+// owns its writes (readers share their store's tier). Its promise is
+// coverage: every
 // stored event with a time after floor is held. Inserts add what they
 // stored; memory pressure drops the oldest events and raises floor. An
 // answer comes from memory only when coverage makes it exact, otherwise

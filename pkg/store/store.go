@@ -37,9 +37,13 @@ type Store struct {
 	eng  Engine
 	l    layout
 	opts Options
-	// writeMu makes "look up existing ids, then insert" atomic within this
-	// process, so concurrent sends of one id store it once.
-	writeMu sync.Mutex
+	// writeMu guards inflight, the tenant/id keys of inserts under way
+	// (see claim), so that concurrent sends of one id store it once while
+	// inserts of different ids run side by side; landed signals the end
+	// of an insert.
+	writeMu  sync.Mutex
+	inflight map[string]int
+	landed   *sync.Cond
 	// forceRaw makes aggregates read raw events only, never the rollups;
 	// tests set it to check that both give the same answers.
 	forceRaw bool
@@ -64,6 +68,7 @@ func openAt(ctx context.Context, eng Engine, opts Options, version int) (*Store,
 		opts.QueryTimeout = 30 * time.Second
 	}
 	s := &Store{eng: eng, l: l, opts: opts}
+	s.landed = sync.NewCond(&s.writeMu)
 	if err := s.migrate(ctx, version); err != nil {
 		return nil, err
 	}
@@ -171,17 +176,19 @@ func (s *Store) Insert(ctx context.Context, batch []event.Event) (InsertResult, 
 	if s.reader {
 		return res, errors.New("store: insert through a reader; write through the store it was made from")
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-
-	existing, err := s.existingIDs(ctx, batch)
+	keys := make([]string, len(batch))
+	for i := range batch {
+		keys[i] = batch[i].Tenant + "/" + canonicalID(batch[i].ID)
+	}
+	existing, err := s.claim(ctx, batch, keys)
 	if err != nil {
 		return res, err
 	}
+	defer s.release(keys)
 	var body []byte
 	seen := make(map[string]struct{}, len(batch))
 	for i := range batch {
-		key := batch[i].Tenant + "/" + canonicalID(batch[i].ID)
+		key := keys[i]
 		if _, dup := existing[key]; dup {
 			res.Duplicate[i] = true
 			continue
@@ -213,6 +220,55 @@ func (s *Store) Insert(ctx context.Context, batch []event.Event) (InsertResult, 
 		s.hot.add(stored)
 	}
 	return res, nil
+}
+
+// claim makes "look up stored ids, then insert" atomic per id while
+// inserts run side by side: under writeMu it finds which of the batch's
+// ids are stored already and marks the rest in flight. An id that another
+// insert has in flight is waited for (that insert may still fail, and
+// then this one must store the event), and the lookup is made again.
+// release ends the claim.
+func (s *Store) claim(ctx context.Context, batch []event.Event, keys []string) (map[string]struct{}, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	for {
+		busy := false
+		for _, k := range keys {
+			if _, ok := s.inflight[k]; ok {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		s.landed.Wait()
+	}
+	existing, err := s.existingIDs(ctx, batch)
+	if err != nil {
+		return nil, err
+	}
+	if s.inflight == nil {
+		s.inflight = map[string]int{}
+	}
+	for _, k := range keys {
+		s.inflight[k]++
+	}
+	return existing, nil
+}
+
+func (s *Store) release(keys []string) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	for _, k := range keys {
+		if s.inflight[k]--; s.inflight[k] <= 0 {
+			delete(s.inflight, k)
+		}
+	}
+	s.landed.Broadcast()
 }
 
 // insertTarget is the table and column list of an event insert.
