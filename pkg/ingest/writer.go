@@ -76,9 +76,11 @@ type WriterOptions struct {
 	MaxBatch int
 	// InsertTimeout bounds one insert (default 1 minute).
 	InsertTimeout time.Duration
-	// Inserts is how many inserts may run at once (default 2): while one
-	// is in the engine, the next group forms and goes, which keeps a
-	// second core busy. The store keeps an id once however they overlap.
+	// Inserts is how many inserts may run at once (default 1): while one
+	// is in the engine the next group forms and goes. The store keeps an
+	// id once however they overlap. A ClickHouse server runs inserts side
+	// by side; the embedded engine runs one statement at a time, where
+	// more only makes the groups smaller.
 	Inserts int
 
 	// OnBatch is called after every insert with its size, duration and
@@ -169,7 +171,7 @@ func NewWriter(ins Inserter, o WriterOptions) *Writer {
 		o.InsertTimeout = time.Minute
 	}
 	if o.Inserts <= 0 {
-		o.Inserts = 2
+		o.Inserts = 1
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
