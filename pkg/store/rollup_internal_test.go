@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // TestPlanCoversTheSpanExactly checks that the pieces of a read tile its
@@ -103,6 +104,26 @@ func TestIDTimeRanges(t *testing.T) {
 	for _, tc := range cases {
 		if got := fmt.Sprint(idTimeRanges(tc.times, tc.max)); got != tc.want {
 			t.Errorf("idTimeRanges(%v, %d) = %s, want %s", tc.times, tc.max, got, tc.want)
+		}
+	}
+}
+
+func TestSearchRest(t *testing.T) {
+	h := time.Hour
+	for _, tc := range []struct {
+		found, missing int
+		covered, left  time.Duration
+		bounded, want  bool
+	}{
+		{0, 100, h, 700 * h, true, true},     // nothing yet: read the rest
+		{0, 100, h, 0, false, true},          // even without a start
+		{1, 99, h, 700 * h, true, false},     // the rate needs 99 h of 700: grow
+		{1, 99, 65 * h, 655 * h, true, true}, // it needs 6,435 h: read the rest
+		{50, 50, h, 700 * h, true, false},    // a common term: the next hour will do
+		{1, 99, 65 * h, 655 * h, false, false},
+	} {
+		if got := searchRest(tc.found, tc.missing, tc.covered, tc.left, tc.bounded); got != tc.want {
+			t.Errorf("searchRest(%d, %d, %v, %v, %v) = %v, want %v", tc.found, tc.missing, tc.covered, tc.left, tc.bounded, got, tc.want)
 		}
 	}
 }
