@@ -293,6 +293,8 @@ type hotMatcher struct {
 	ids       map[string]struct{}
 	ranges    [][2]netip.Addr
 	search    string
+	phrase    bool     // the search has spaces
+	pieces    []string // its space-free pieces, as searchCond splits it
 }
 
 // newHotMatcher compiles f, or says no when memory cannot answer f
@@ -308,6 +310,13 @@ func newHotMatcher(f Filter) (*hotMatcher, bool) {
 			}
 		}
 		m.search = strings.ToLower(f.Search)
+		if m.phrase = strings.Contains(m.search, " "); m.phrase {
+			for _, p := range strings.Split(m.search, " ") {
+				if p != "" {
+					m.pieces = append(m.pieces, p)
+				}
+			}
+		}
 	}
 	if len(f.Users) > 0 {
 		m.users = make(map[string]struct{}, len(f.Users))
@@ -392,42 +401,72 @@ func columnAddr(ip string) netip.Addr {
 	return netip.AddrFrom16(a.As16())
 }
 
-// searchMatch mirrors searchCond: the columns of searchColumns, each on
-// its own for a term without a space, joined by spaces otherwise. The
-// term is ASCII, so folding ASCII letters of the text is all the case
-// insensitivity there is to mirror.
+// searchMatch mirrors searchCond: a term without a space is looked for
+// in each of searchColumns, and a phrase must be in their joined text,
+// which (as in SQL) is only built for events holding each of its pieces.
+// Scanning the tier for a rare term touches every event, so the columns
+// are read in place, without copies.
 func (m *hotMatcher) searchMatch(e *event.Event) bool {
-	var diff []byte
-	if len(e.Diff) > 0 {
-		diff, _ = json.Marshal(e.Diff)
+	if !m.phrase {
+		return anyColumnFold(e, m.search)
+	}
+	for _, p := range m.pieces {
+		if !anyColumnFold(e, p) {
+			return false
+		}
 	}
 	var city, country string
 	if e.Geo != nil {
 		city, country = e.Geo.City, e.Geo.Country
 	}
-	cols := [...]string{e.Action, e.App, e.User.Username, e.User.Email, columnAddr(e.ClientIP).String(),
-		e.Object.Model, e.Object.Name, city, country, string(e.Context), string(diff)}
-	if strings.Contains(m.search, " ") {
-		return containsFold(strings.Join(cols[:], " "), m.search)
+	joined := strings.Join([]string{e.Action, e.App, e.User.Username, e.User.Email, columnAddr(e.ClientIP).String(),
+		e.Object.Model, e.Object.Name, city, country, string(e.Context), diffText(e)}, " ")
+	return containsFold(joined, m.search)
+}
+
+// anyColumnFold tells whether one of searchColumns holds needle.
+func anyColumnFold(e *event.Event, needle string) bool {
+	var city, country string
+	if e.Geo != nil {
+		city, country = e.Geo.City, e.Geo.Country
 	}
-	for _, c := range cols {
-		if containsFold(c, m.search) {
+	for _, c := range [...]string{e.Action, e.App, e.User.Username, e.User.Email, e.Object.Model, e.Object.Name, city, country} {
+		if containsFold(c, needle) {
 			return true
 		}
 	}
-	return false
+	if containsFold(e.Context, needle) {
+		return true
+	}
+	if len(e.Diff) > 0 && containsFold(diffText(e), needle) {
+		return true
+	}
+	return containsFold(columnAddr(e.ClientIP).String(), needle)
+}
+
+// diffText is the diff column's text.
+func diffText(e *event.Event) string {
+	if len(e.Diff) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(e.Diff)
+	return string(b)
 }
 
 // containsFold reports whether lowerNeedle (ASCII, lower case) occurs in
 // s with ASCII letters of s folded to lower case.
-func containsFold(s, lowerNeedle string) bool {
+func containsFold[T ~string | ~[]byte](s T, lowerNeedle string) bool {
 	n := len(lowerNeedle)
 	if n == 0 {
 		return true
 	}
 	first := lowerNeedle[0]
+	upper := first
+	if 'a' <= first && first <= 'z' {
+		upper = first - 'a' + 'A'
+	}
 	for i := 0; i+n <= len(s); i++ {
-		if lowerASCII(s[i]) != first {
+		if c := s[i]; c != first && c != upper {
 			continue
 		}
 		j := 1
