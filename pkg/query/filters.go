@@ -262,7 +262,8 @@ func (c Compiled) Matcher(tenant string) *Matcher {
 		countries: set(c.countries), search: strings.ToLower(c.search), eventID: c.eventID,
 	}
 	for _, p := range c.prefixes {
-		m.ranges = append(m.ranges, prefixRange(p))
+		lo, hi := store.PrefixRange(p)
+		m.ranges = append(m.ranges, [2]netip.Addr{lo, hi})
 	}
 	return m
 }
@@ -313,7 +314,7 @@ func (m *Matcher) Match(e *event.Event) bool {
 		return false
 	}
 	if m.ranges != nil {
-		a := storedAddr(e.ClientIP)
+		a := store.ColumnAddr(e.ClientIP)
 		ok := false
 		for _, r := range m.ranges {
 			if a.Compare(r[0]) >= 0 && a.Compare(r[1]) <= 0 {
@@ -331,32 +332,6 @@ func (m *Matcher) Match(e *event.Event) bool {
 	return true
 }
 
-// storedAddr is the address as the IPv6 column holds it: IPv4 mapped, and
-// "::" for none.
-func storedAddr(ip string) netip.Addr {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return netip.IPv6Unspecified()
-	}
-	return netip.AddrFrom16(a.As16())
-}
-
-// prefixRange mirrors the store's: the first and last address of a CIDR in
-// the column's 16-byte form.
-func prefixRange(p netip.Prefix) [2]netip.Addr {
-	p = p.Masked()
-	bits := p.Bits()
-	if p.Addr().Is4() {
-		bits += 96
-	}
-	lo := netip.AddrFrom16(p.Addr().As16())
-	b := lo.As16()
-	for i := bits; i < 128; i++ {
-		b[i/8] |= 1 << (7 - uint(i%8))
-	}
-	return [2]netip.Addr{lo, netip.AddrFrom16(b)}
-}
-
 // searchText is the text free-text search looks through, built like the
 // store's searchText expression so both find the same events.
 func searchText(e *event.Event) string {
@@ -368,7 +343,7 @@ func searchText(e *event.Event) string {
 	if e.Geo != nil {
 		geoCity, geoCountry = e.Geo.City, e.Geo.Country
 	}
-	return strings.Join([]string{e.Action, e.App, e.User.Username, e.User.Email, storedAddr(e.ClientIP).String(),
+	return strings.Join([]string{e.Action, e.App, e.User.Username, e.User.Email, store.ColumnAddr(e.ClientIP).String(),
 		e.Object.Model, e.Object.Name, geoCity, geoCountry, string(e.Context), string(diff)}, " ")
 }
 

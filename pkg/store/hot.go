@@ -344,7 +344,7 @@ func newHotMatcher(f Filter) (*hotMatcher, bool) {
 		if !p.IsValid() {
 			return nil, false
 		}
-		lo, hi := prefixRange(p)
+		lo, hi := PrefixRange(p)
 		m.ranges = append(m.ranges, [2]netip.Addr{lo, hi})
 	}
 	return m, true
@@ -371,7 +371,7 @@ func (m *hotMatcher) match(e *event.Event) bool {
 		return false
 	}
 	if m.ranges != nil {
-		a := columnAddr(e.ClientIP)
+		a := ColumnAddr(e.ClientIP)
 		in := false
 		for _, r := range m.ranges {
 			if a.Compare(r[0]) >= 0 && a.Compare(r[1]) <= 0 {
@@ -391,9 +391,9 @@ func has(m map[string]struct{}, v string) bool {
 	return ok
 }
 
-// columnAddr is an address as the IPv6 column holds it: IPv4 mapped, and
+// ColumnAddr is an address as the IPv6 column holds it: IPv4 mapped, and
 // :: for none.
-func columnAddr(ip string) netip.Addr {
+func ColumnAddr(ip string) netip.Addr {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
 		return netip.IPv6Unspecified()
@@ -419,7 +419,7 @@ func (m *hotMatcher) searchMatch(e *event.Event) bool {
 	if e.Geo != nil {
 		city, country = e.Geo.City, e.Geo.Country
 	}
-	joined := strings.Join([]string{e.Action, e.App, e.User.Username, e.User.Email, columnAddr(e.ClientIP).String(),
+	joined := strings.Join([]string{e.Action, e.App, e.User.Username, e.User.Email, ColumnAddr(e.ClientIP).String(),
 		e.Object.Model, e.Object.Name, city, country, string(e.Context), diffText(e)}, " ")
 	return containsFold(joined, m.search)
 }
@@ -441,7 +441,7 @@ func anyColumnFold(e *event.Event, needle string) bool {
 	if len(e.Diff) > 0 && containsFold(diffText(e), needle) {
 		return true
 	}
-	return containsFold(columnAddr(e.ClientIP).String(), needle)
+	return containsFold(ColumnAddr(e.ClientIP).String(), needle)
 }
 
 // diffText is the diff column's text.

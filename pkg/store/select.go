@@ -84,7 +84,7 @@ func (f Filter) conds(withTime bool) ([]string, error) {
 			if !p.IsValid() {
 				return nil, fmt.Errorf("%w: invalid client IP prefix", ErrBadFilter)
 			}
-			lo, hi := prefixRange(p)
+			lo, hi := PrefixRange(p)
 			if lo == hi {
 				ors = append(ors, "client_ip = "+ipLit(lo))
 			} else {

@@ -69,8 +69,9 @@ func ipLit(a netip.Addr) string {
 	return "toIPv6(" + quote(netip.AddrFrom16(a.As16()).String()) + ")"
 }
 
-// prefixRange returns the first and last stored address of a CIDR.
-func prefixRange(p netip.Prefix) (netip.Addr, netip.Addr) {
+// PrefixRange returns the first and last stored address of a CIDR, in the
+// IPv6 column's form (IPv4 mapped): what a client IP filter selects.
+func PrefixRange(p netip.Prefix) (netip.Addr, netip.Addr) {
 	p = p.Masked()
 	bits := p.Bits()
 	first := p.Addr()
