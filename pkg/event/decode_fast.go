@@ -463,6 +463,24 @@ func (d *fastDecoder) member(first bool) (key []byte, more, ok bool) {
 }
 
 // array reads an array, calling elem with d.i at each element.
+// members reads the members of the object at d.i, which starts with '{',
+// handing each key to field to read its value, and stops at the first
+// false: the one loop of every object reader below.
+func (d *fastDecoder) members(field func(key []byte) bool) bool {
+	if !d.enter() {
+		return false
+	}
+	for first := true; ; first = false {
+		key, more, ok := d.member(first)
+		if !ok || !more {
+			return ok
+		}
+		if !field(key) {
+			return false
+		}
+	}
+}
+
 func (d *fastDecoder) array(elem func() bool) bool {
 	if !d.enter() {
 		return false
@@ -707,34 +725,23 @@ func (d *fastDecoder) user(u *fastUser) bool {
 	u.present = true
 	start := d.i
 	d.dirty = false
-	if !d.enter() {
-		return false
-	}
 	var seen uint32
-	for first := true; ; first = false {
-		key, more, ok := d.member(first)
-		if !ok {
-			return false
-		}
-		if !more {
-			break
-		}
+	ok := d.members(func(key []byte) bool {
 		switch string(key) {
 		case "id":
-			ok = once(&seen, 1) && d.flex(&u.id)
+			return once(&seen, 1) && d.flex(&u.id)
 		case "pk":
-			ok = once(&seen, 2) && d.flex(&u.pk)
+			return once(&seen, 2) && d.flex(&u.pk)
 		case "username":
-			ok = once(&seen, 4) && d.optString(&u.username)
+			return once(&seen, 4) && d.optString(&u.username)
 		case "email":
-			ok = once(&seen, 8) && d.optString(&u.email)
-		default:
-			u.extra = true
-			ok = ignorable(key, userFields) && d.skip()
+			return once(&seen, 8) && d.optString(&u.email)
 		}
-		if !ok {
-			return false
-		}
+		u.extra = true
+		return ignorable(key, userFields) && d.skip()
+	})
+	if !ok {
+		return false
 	}
 	u.raw = span{start: start, end: d.i, dirty: d.dirty, set: true}
 	return true
@@ -748,99 +755,80 @@ func (d *fastDecoder) object(o *fastObject) bool {
 		return d.lit("null")
 	}
 	o.present = true
-	if !d.enter() {
-		return false
-	}
 	var seen uint32
-	for first := true; ; first = false {
-		key, more, ok := d.member(first)
-		if !ok || !more {
-			return ok
-		}
+	return d.members(func(key []byte) bool {
 		switch string(key) {
 		case "app":
-			ok = once(&seen, 1) && d.optString(&o.app)
+			return once(&seen, 1) && d.optString(&o.app)
 		case "model":
-			ok = once(&seen, 2) && d.optString(&o.model)
+			return once(&seen, 2) && d.optString(&o.model)
 		case "model_name":
-			ok = once(&seen, 4) && d.optString(&o.modelName)
+			return once(&seen, 4) && d.optString(&o.modelName)
 		case "pk":
-			ok = once(&seen, 8) && d.flex(&o.pk)
+			return once(&seen, 8) && d.flex(&o.pk)
 		case "name":
-			ok = once(&seen, 16) && d.optString(&o.name)
-		default:
-			ok = ignorable(key, objectFields) && d.skip()
+			return once(&seen, 16) && d.optString(&o.name)
 		}
-		if !ok {
-			return false
-		}
-	}
+		return ignorable(key, objectFields) && d.skip()
+	})
 }
 
 // geo reads the native geo object, strictly: Decode refuses unknown keys
 // there.
 func (d *fastDecoder) geo() (*fastGeo, bool) {
-	if d.b[d.i] != '{' || !d.enter() {
+	if d.b[d.i] != '{' {
 		return nil, false
 	}
 	g := new(fastGeo)
 	var seen uint32
-	for first := true; ; first = false {
-		key, more, ok := d.member(first)
-		if !ok || !more {
-			return g, ok
-		}
+	ok := d.members(func(key []byte) bool {
 		switch string(key) {
 		case "country":
-			ok = once(&seen, 1) && d.optString(&g.country)
+			return once(&seen, 1) && d.optString(&g.country)
 		case "countryCode":
-			ok = once(&seen, 2) && d.optString(&g.countryCode)
+			return once(&seen, 2) && d.optString(&g.countryCode)
 		case "city":
-			ok = once(&seen, 4) && d.optString(&g.city)
+			return once(&seen, 4) && d.optString(&g.city)
 		case "continent":
-			ok = once(&seen, 8) && d.optString(&g.continent)
+			return once(&seen, 8) && d.optString(&g.continent)
 		case "lat":
-			_, ok = d.float(&g.lat)
-			ok = ok && once(&seen, 16)
+			_, ok := d.float(&g.lat)
+			return ok && once(&seen, 16)
 		case "lon":
-			_, ok = d.float(&g.lon)
-			ok = ok && once(&seen, 32)
-		default:
-			return nil, false
+			_, ok := d.float(&g.lon)
+			return ok && once(&seen, 32)
 		}
-		if !ok {
-			return nil, false
-		}
+		return false
+	})
+	if !ok {
+		return nil, false
 	}
+	return g, true
 }
 
 // asn reads the native asn object, strictly.
 func (d *fastDecoder) asn() (*fastASN, bool) {
-	if d.b[d.i] != '{' || !d.enter() {
+	if d.b[d.i] != '{' {
 		return nil, false
 	}
 	a := new(fastASN)
 	var seen uint32
-	for first := true; ; first = false {
-		key, more, ok := d.member(first)
-		if !ok || !more {
-			return a, ok
-		}
+	ok := d.members(func(key []byte) bool {
 		switch string(key) {
 		case "number":
-			_, ok = d.uint32(&a.number)
-			ok = ok && once(&seen, 1)
+			_, ok := d.uint32(&a.number)
+			return ok && once(&seen, 1)
 		case "org":
-			ok = once(&seen, 2) && d.optString(&a.org)
+			return once(&seen, 2) && d.optString(&a.org)
 		case "network":
-			ok = once(&seen, 4) && d.optString(&a.network)
-		default:
-			return nil, false
+			return once(&seen, 4) && d.optString(&a.network)
 		}
-		if !ok {
-			return nil, false
-		}
+		return false
+	})
+	if !ok {
+		return nil, false
 	}
+	return a, true
 }
 
 var ctxGeoFields = []string{"continent", "country", "city", "lat", "long", "lon"}
@@ -851,42 +839,35 @@ func (d *fastDecoder) ctxGeo() (fastGeo, bool) {
 	if d.b[d.i] == 'n' {
 		return g, d.lit("null") // decodes to nothing, and so a zero Geo
 	}
-	if d.b[d.i] != '{' || !d.enter() {
+	if d.b[d.i] != '{' {
 		return g, false
 	}
 	var lat, long, lon float64
 	var hasLat, hasLong, hasLon bool
 	var seen uint32
-	for first := true; ; first = false {
-		key, more, ok := d.member(first)
-		if !ok {
-			return g, false
-		}
-		if !more {
-			break
-		}
+	ok := d.members(func(key []byte) bool {
+		var ok bool
 		switch string(key) {
 		case "continent":
-			ok = once(&seen, 1) && d.optString(&g.continent)
+			return once(&seen, 1) && d.optString(&g.continent)
 		case "country":
-			ok = once(&seen, 2) && d.optString(&g.countryCode)
+			return once(&seen, 2) && d.optString(&g.countryCode)
 		case "city":
-			ok = once(&seen, 4) && d.optString(&g.city)
+			return once(&seen, 4) && d.optString(&g.city)
 		case "lat":
 			hasLat, ok = d.float(&lat)
-			ok = ok && once(&seen, 8)
+			return ok && once(&seen, 8)
 		case "long":
 			hasLong, ok = d.float(&long)
-			ok = ok && once(&seen, 16)
+			return ok && once(&seen, 16)
 		case "lon":
 			hasLon, ok = d.float(&lon)
-			ok = ok && once(&seen, 32)
-		default:
-			ok = ignorable(key, ctxGeoFields) && d.skip()
+			return ok && once(&seen, 32)
 		}
-		if !ok {
-			return g, false
-		}
+		return ignorable(key, ctxGeoFields) && d.skip()
+	})
+	if !ok {
+		return g, false
 	}
 	if hasLat {
 		g.lat = lat
@@ -904,62 +885,51 @@ var ctxASNFields = []string{"asn", "as_org", "network"}
 // ctxASN reads authentik's context.asn, which must have a number.
 func (d *fastDecoder) ctxASN() (fastASN, bool) {
 	var a fastASN
-	if d.b[d.i] != '{' || !d.enter() {
+	if d.b[d.i] != '{' {
 		return a, false
 	}
 	var hasNumber bool
 	var seen uint32
-	for first := true; ; first = false {
-		key, more, ok := d.member(first)
-		if !ok {
-			return a, false
-		}
-		if !more {
-			break
-		}
+	ok := d.members(func(key []byte) bool {
+		var ok bool
 		switch string(key) {
 		case "asn":
 			hasNumber, ok = d.uint32(&a.number)
-			ok = ok && once(&seen, 1)
+			return ok && once(&seen, 1)
 		case "as_org":
-			ok = once(&seen, 2) && d.optString(&a.org)
+			return once(&seen, 2) && d.optString(&a.org)
 		case "network":
-			ok = once(&seen, 4) && d.optString(&a.network)
-		default:
-			ok = ignorable(key, ctxASNFields) && d.skip()
+			return once(&seen, 4) && d.optString(&a.network)
 		}
-		if !ok {
-			return a, false
-		}
-	}
-	return a, hasNumber
+		return ignorable(key, ctxASNFields) && d.skip()
+	})
+	return a, ok && hasNumber
 }
 
 // diff reads a diff object like parseDiff.
 func (d *fastDecoder) diff() (map[string]Change, bool) {
-	if d.b[d.i] != '{' || !d.enter() {
+	if d.b[d.i] != '{' {
 		return nil, false
 	}
 	out := make(map[string]Change)
-	for first := true; ; first = false {
-		name, more, ok := d.member(first)
-		if !ok || !more {
-			return out, ok
-		}
+	ok := d.members(func(name []byte) bool {
 		if _, dup := out[string(name)]; dup || len(out) == MaxDiffFields {
-			return nil, false
+			return false
 		}
 		var ch Change
+		ok := true
 		if d.b[d.i] == 'n' {
 			ok = d.lit("null") // decodes to nothing, and so to no change
 		} else {
 			ch, ok = d.change()
 		}
-		if !ok {
-			return nil, false
-		}
 		out[string(name)] = ch
+		return ok
+	})
+	if !ok {
+		return nil, false
 	}
+	return out, true
 }
 
 var changeFields = []string{"old", "new", "previous_value", "new_value", "add", "remove", "clear"}
@@ -967,47 +937,42 @@ var changeFields = []string{"old", "new", "previous_value", "new_value", "add", 
 // change reads one field's change like ParseChange.
 func (d *fastDecoder) change() (Change, bool) {
 	var ch Change
-	if d.b[d.i] != '{' || !d.enter() {
+	if d.b[d.i] != '{' {
 		return ch, false
 	}
 	var prev, next json.RawMessage
 	var seen uint32
-	for first := true; ; first = false {
-		key, more, ok := d.member(first)
-		if !ok {
-			return ch, false
-		}
-		if !more {
-			break
-		}
+	ok := d.members(func(key []byte) bool {
 		switch string(key) {
 		case "old":
-			ok = once(&seen, 1) && d.rawMessage(&ch.Old)
+			return once(&seen, 1) && d.rawMessage(&ch.Old)
 		case "new":
-			ok = once(&seen, 2) && d.rawMessage(&ch.New)
+			return once(&seen, 2) && d.rawMessage(&ch.New)
 		case "previous_value":
-			ok = once(&seen, 4) && d.rawMessage(&prev)
+			return once(&seen, 4) && d.rawMessage(&prev)
 		case "new_value":
-			ok = once(&seen, 8) && d.rawMessage(&next)
+			return once(&seen, 8) && d.rawMessage(&next)
 		case "add":
-			ok = once(&seen, 16) && d.rawList(&ch.Add)
+			return once(&seen, 16) && d.rawList(&ch.Add)
 		case "remove":
-			ok = once(&seen, 32) && d.rawList(&ch.Remove)
+			return once(&seen, 32) && d.rawList(&ch.Remove)
 		case "clear":
-			ok = once(&seen, 64)
+			if !once(&seen, 64) {
+				return false
+			}
 			switch {
 			case d.lit("true"):
 				ch.Clear = true
 			case d.lit("false"), d.lit("null"):
 			default:
-				ok = false
+				return false
 			}
-		default:
-			ok = ignorable(key, changeFields) && d.skip()
+			return true
 		}
-		if !ok {
-			return ch, false
-		}
+		return ignorable(key, changeFields) && d.skip()
+	})
+	if !ok {
+		return ch, false
 	}
 	if ch.Old == nil {
 		ch.Old = prev
