@@ -13,49 +13,23 @@ import (
 	"time"
 
 	"github.com/auditlog/auditlog/pkg/geoip/geoiptest"
+	"github.com/auditlog/auditlog/pkg/hostile"
 )
 
-// tenantFixture is one tenant's events and tokens: marks that must show in
-// its own answers and never in the other tenant's.
+// tenantFixture is a tenant of the isolation tests with its tokens.
 type tenantFixture struct {
-	name, ingestToken, readToken string
-	ids                          [2]string // a login and a change with a diff
-	user, app, ip, country, city string
-	diffField, diffAction        string
-}
-
-func (d tenantFixture) events(base time.Time) string {
-	return fmt.Sprintf(`[{"id":%q,"action":"login","time":%q,"app":%q,"user":{"username":%q},"clientIp":%q},`+
-		`{"id":%q,"action":%q,"time":%q,"app":%q,"user":{"username":%q},"clientIp":%q,"diff":{%q:{"old":"x","new":"y"}}}]`,
-		d.ids[0], base.Format(time.RFC3339), d.app, d.user, d.ip,
-		d.ids[1], d.diffAction, base.Add(time.Minute).Format(time.RFC3339), d.app, d.user, d.ip, d.diffField)
-}
-
-func (d tenantFixture) marks() []string {
-	return []string{d.ids[0], d.ids[1], d.user, d.app, d.country, d.city, d.diffField, d.diffAction}
+	hostile.Tenant
+	ingestToken, readToken string
 }
 
 var (
-	fixtureA = tenantFixture{name: "tenant-a", ingestToken: "ingest-a-0123456789abcdef", readToken: "read-a-0123456789abcdef",
-		ids:  [2]string{"0195a000-0000-7000-8000-00000000000a", "0195a000-0000-7000-8000-0000000000aa"},
-		user: "alice-of-a", app: "app-of-a", ip: "81.2.69.142", country: "GB", city: "London", diffField: "field-of-a", diffAction: "model_updated"}
-	fixtureB = tenantFixture{name: "tenant-b", ingestToken: "ingest-b-0123456789abcdef", readToken: "read-b-0123456789abcdef",
-		ids:  [2]string{"0195a000-0000-7000-8000-00000000000b", "0195a000-0000-7000-8000-0000000000bb"},
-		user: "bob-of-b", app: "app-of-b", ip: "126.0.0.5", country: "JP", city: "Tokyo", diffField: "field-of-b", diffAction: "model_deleted"}
+	fixtureA = tenantFixture{hostile.TenantA, "ingest-a-0123456789abcdef", "read-a-0123456789abcdef"}
+	fixtureB = tenantFixture{hostile.TenantB, "ingest-b-0123456789abcdef", "read-b-0123456789abcdef"}
 )
 
 func noMarksOf(t *testing.T, what string, answer []byte, own, other tenantFixture, mustShow ...string) {
 	t.Helper()
-	for _, m := range other.marks() {
-		if strings.Contains(string(answer), m) {
-			t.Errorf("%s for %s shows %q of %s: %.400s", what, own.name, m, other.name, answer)
-		}
-	}
-	for _, m := range mustShow {
-		if !strings.Contains(string(answer), m) {
-			t.Errorf("%s for %s lacks its own %q: %.400s", what, own.name, m, answer)
-		}
-	}
+	hostile.CheckIsolation(t, what, answer, own.Tenant, other.Tenant, mustShow...)
 }
 
 // TestStandaloneTenantIsolation: the standalone server with tenant-scoped
@@ -69,7 +43,7 @@ func TestStandaloneTenantIsolation(t *testing.T) {
 	tokens := filepath.Join(dir, "tokens")
 	var file strings.Builder
 	for _, d := range []tenantFixture{fixtureA, fixtureB} {
-		fmt.Fprintf(&file, "%s ingest %s\n%s read %s\n", d.ingestToken, d.name, d.readToken, d.name)
+		fmt.Fprintf(&file, "%s ingest %s\n%s read %s\n", d.ingestToken, d.Name, d.readToken, d.Name)
 	}
 	if err := os.WriteFile(tokens, []byte(file.String()), 0o600); err != nil {
 		t.Fatal(err)
@@ -79,31 +53,31 @@ func TestStandaloneTenantIsolation(t *testing.T) {
 		"--geoip-city", city, "--geoip-asn", asn, "--log-level", "warn")
 	base := time.Now().UTC().Truncate(time.Minute).Add(-30 * time.Minute)
 	for _, d := range []tenantFixture{fixtureA, fixtureB} {
-		a := call(t, "POST", p.url+"/api/v1/events", d.ingestToken, "application/json", []byte(d.events(base)))
+		a := call(t, "POST", p.url+"/api/v1/events", d.ingestToken, "application/json", []byte(d.Events(base)))
 		if a.status != 200 || !strings.Contains(string(a.body), `"accepted":2`) {
-			t.Fatalf("seed %s: %d %s", d.name, a.status, a.body)
+			t.Fatalf("seed %s: %d %s", d.Name, a.status, a.body)
 		}
 	}
 	rng := fmt.Sprintf(`"from":"%d","to":"%d"`, base.Add(-time.Hour).UnixMilli(), base.Add(time.Hour).UnixMilli())
 
 	for _, pair := range [][2]tenantFixture{{fixtureA, fixtureB}, {fixtureB, fixtureA}} {
 		own, other := pair[0], pair[1]
-		t.Run(own.name, func(t *testing.T) {
+		t.Run(own.Name, func(t *testing.T) {
 			queries := []struct {
 				ref, js string
 				must    []string
 			}{
-				{"logs", `{"refId":"logs","queryType":"logs"}`, []string{own.user, own.ids[0]}},
-				{"details", fmt.Sprintf(`{"refId":"details","queryType":"details","filters":{"eventId":%q}}`, own.ids[1]), []string{own.ids[1], own.user}},
-				{"diff", `{"refId":"diff","queryType":"diff"}`, []string{own.diffField}},
-				{"diffid", fmt.Sprintf(`{"refId":"diffid","queryType":"diff","filters":{"eventId":%q}}`, own.ids[1]), []string{own.diffField}},
-				{"geomap", `{"refId":"geomap","queryType":"geomap"}`, []string{own.country, own.city}},
-				{"tsuser", `{"refId":"tsuser","queryType":"timeseries","groupBy":"user","intervalMs":60000}`, []string{own.user}},
-				{"tscountry", `{"refId":"tscountry","queryType":"timeseries","groupBy":"country","intervalMs":60000}`, []string{own.country}},
-				{"stuser", `{"refId":"stuser","queryType":"stats","groupBy":"user"}`, []string{own.user}},
-				{"stapp", `{"refId":"stapp","queryType":"stats","groupBy":"app"}`, []string{own.app}},
-				{"stcountry", `{"refId":"stcountry","queryType":"stats","groupBy":"country"}`, []string{own.country}},
-				{"staction", `{"refId":"staction","queryType":"stats","groupBy":"action"}`, []string{own.diffAction}},
+				{"logs", `{"refId":"logs","queryType":"logs"}`, []string{own.User, own.IDs[0]}},
+				{"details", fmt.Sprintf(`{"refId":"details","queryType":"details","filters":{"eventId":%q}}`, own.IDs[1]), []string{own.IDs[1], own.User}},
+				{"diff", `{"refId":"diff","queryType":"diff"}`, []string{own.DiffField}},
+				{"diffid", fmt.Sprintf(`{"refId":"diffid","queryType":"diff","filters":{"eventId":%q}}`, own.IDs[1]), []string{own.DiffField}},
+				{"geomap", `{"refId":"geomap","queryType":"geomap"}`, []string{own.Country, own.City}},
+				{"tsuser", `{"refId":"tsuser","queryType":"timeseries","groupBy":"user","intervalMs":60000}`, []string{own.User}},
+				{"tscountry", `{"refId":"tscountry","queryType":"timeseries","groupBy":"country","intervalMs":60000}`, []string{own.Country}},
+				{"stuser", `{"refId":"stuser","queryType":"stats","groupBy":"user"}`, []string{own.User}},
+				{"stapp", `{"refId":"stapp","queryType":"stats","groupBy":"app"}`, []string{own.App}},
+				{"stcountry", `{"refId":"stcountry","queryType":"stats","groupBy":"country"}`, []string{own.Country}},
+				{"staction", `{"refId":"staction","queryType":"stats","groupBy":"action"}`, []string{own.DiffAction}},
 			}
 			for _, q := range queries {
 				a := call(t, "POST", p.url+"/api/v1/query", own.readToken, "application/json", []byte(`{`+rng+`,"queries":[`+q.js+`]}`))
@@ -114,25 +88,25 @@ func TestStandaloneTenantIsolation(t *testing.T) {
 				noMarksOf(t, q.ref, a.body, own, other, q.must...)
 			}
 			for _, js := range []string{
-				fmt.Sprintf(`{"refId":"D","queryType":"details","filters":{"eventId":%q}}`, other.ids[1]),
-				fmt.Sprintf(`{"refId":"F","queryType":"diff","filters":{"eventId":%q}}`, other.ids[1]),
+				fmt.Sprintf(`{"refId":"D","queryType":"details","filters":{"eventId":%q}}`, other.IDs[1]),
+				fmt.Sprintf(`{"refId":"F","queryType":"diff","filters":{"eventId":%q}}`, other.IDs[1]),
 			} {
 				a := call(t, "POST", p.url+"/api/v1/query", own.readToken, "application/json", []byte(`{`+rng+`,"queries":[`+js+`]}`))
 				if a.status != http.StatusMultiStatus || !strings.Contains(string(a.body), "not found") {
 					t.Errorf("the other tenant's event by id: %d %.300s", a.status, a.body)
 				}
 			}
-			for _, id := range other.ids {
+			for _, id := range other.IDs {
 				if a := call(t, "GET", p.url+"/api/v1/events/"+id, own.readToken, "", nil); a.status != 404 {
 					t.Errorf("GET the other tenant's event %s: %d %s", id, a.status, a.body)
 				}
 			}
-			if a := call(t, "GET", p.url+"/api/v1/events/"+own.ids[0], own.readToken, "", nil); a.status != 200 {
+			if a := call(t, "GET", p.url+"/api/v1/events/"+own.IDs[0], own.readToken, "", nil); a.status != 200 {
 				t.Errorf("GET own event: %d %s", a.status, a.body)
 			} else {
-				noMarksOf(t, "GET /api/v1/events/{id}", a.body, own, other, own.user)
+				noMarksOf(t, "GET /api/v1/events/{id}", a.body, own, other, own.User)
 			}
-			for field, want := range map[string]string{"user": own.user, "app": own.app, "country": own.country, "action": own.diffAction} {
+			for field, want := range map[string]string{"user": own.User, "app": own.App, "country": own.Country, "action": own.DiffAction} {
 				a := call(t, "GET", p.url+"/api/v1/values/"+field, own.readToken, "", nil)
 				if a.status != 200 {
 					t.Errorf("values/%s: %d %s", field, a.status, a.body)
@@ -140,7 +114,7 @@ func TestStandaloneTenantIsolation(t *testing.T) {
 				noMarksOf(t, "values/"+field, a.body, own, other, want)
 			}
 			a := call(t, "POST", p.url+"/api/v1/events", own.ingestToken, "application/json",
-				[]byte(fmt.Sprintf(`[{"action":"login"},{"action":"login","tenant":%q}]`, other.name)))
+				[]byte(fmt.Sprintf(`[{"action":"login"},{"action":"login","tenant":%q}]`, other.Name)))
 			if a.status != http.StatusForbidden || !strings.Contains(a.errorMessage(), "may not write events of tenant") {
 				t.Errorf("writing into the other tenant: %d %s", a.status, a.body)
 			}
@@ -180,9 +154,9 @@ func TestStandaloneTenantIsolation(t *testing.T) {
 			// b first: a leaked b event would arrive before the a event
 			// the loop waits for.
 			for _, d := range []tenantFixture{fixtureB, fixtureA} {
-				body := fmt.Sprintf(`{"action":"login","app":%q,"user":{"username":%q},"clientIp":%q,"context":{"probe":"tail-probe %d"}}`, d.app, d.user, d.ip, i)
+				body := fmt.Sprintf(`{"action":"login","app":%q,"user":{"username":%q},"clientIp":%q,"context":{"probe":"tail-probe %d"}}`, d.App, d.User, d.IP, i)
 				if a := call(t, "POST", p.url+"/api/v1/events", d.ingestToken, "application/json", []byte(body)); a.status != 200 {
-					t.Fatalf("post to %s: %d %s", d.name, a.status, a.body)
+					t.Fatalf("post to %s: %d %s", d.Name, a.status, a.body)
 				}
 			}
 			select {
@@ -192,9 +166,9 @@ func TestStandaloneTenantIsolation(t *testing.T) {
 				}
 				var e struct{ Tenant string }
 				_ = json.Unmarshal([]byte(line), &e)
-				noMarksOf(t, "tail", []byte(line), fixtureA, fixtureB, fixtureA.user)
-				if e.Tenant != fixtureA.name {
-					t.Errorf("tail of %s delivered an event of %q", fixtureA.name, e.Tenant)
+				noMarksOf(t, "tail", []byte(line), fixtureA, fixtureB, fixtureA.User)
+				if e.Tenant != fixtureA.Name {
+					t.Errorf("tail of %s delivered an event of %q", fixtureA.Name, e.Tenant)
 				}
 				return
 			case <-tick.C:
