@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grafana/grafana-plugin-sdk-go/data"
+
 	"github.com/auditlog/auditlog/pkg/event"
 )
 
@@ -78,5 +80,35 @@ func (b Body) Check(t testing.TB, status int, body []byte) {
 	}
 	if !strings.Contains(a.Error, b.Want) {
 		t.Errorf("error %q lacks %q", a.Error, b.Want)
+	}
+}
+
+// CheckFrames checks the frames a hostile query answered with: the notice
+// it must carry, and no events when no event can match.
+func (q Query) CheckFrames(t testing.TB, frames data.Frames) {
+	t.Helper()
+	var notices []string
+	events := 0.0
+	for _, f := range frames {
+		if c, _ := f.FieldByName("count"); c != nil {
+			for i := range c.Len() {
+				if v, _ := c.NullableFloatAt(i); v != nil {
+					events += *v
+				}
+			}
+		} else {
+			events += float64(f.Rows())
+		}
+		if f.Meta != nil {
+			for _, n := range f.Meta.Notices {
+				notices = append(notices, n.Text)
+			}
+		}
+	}
+	if q.Notice != "" && !strings.Contains(strings.Join(notices, "\n"), q.Notice) {
+		t.Errorf("notices %q lack %q", notices, q.Notice)
+	}
+	if q.NoEvents && events != 0 {
+		t.Errorf("%v events found by filters no event matches", events)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/grafana/grafana-plugin-sdk-go/backend"
-	"github.com/grafana/grafana-plugin-sdk-go/data"
 
 	"github.com/auditlog/auditlog/pkg/event"
 	"github.com/auditlog/auditlog/pkg/hostile"
@@ -175,7 +174,7 @@ func TestHostileQueriesOverGRPC(t *testing.T) {
 				if r.Error != nil {
 					t.Fatalf("want success: %v", r.Error)
 				}
-				checkFrames(t, q, r.Frames)
+				q.CheckFrames(t, r.Frames)
 				return
 			}
 			if r.Error == nil {
@@ -192,30 +191,3 @@ func TestHostileQueriesOverGRPC(t *testing.T) {
 	h.intact(t)
 }
 
-func checkFrames(t *testing.T, q hostile.Query, frames data.Frames) {
-	t.Helper()
-	var notices []string
-	events := 0.0
-	for _, f := range frames {
-		if c, _ := f.FieldByName("count"); c != nil {
-			for i := range c.Len() {
-				if v, _ := c.NullableFloatAt(i); v != nil {
-					events += *v
-				}
-			}
-		} else {
-			events += float64(f.Rows())
-		}
-		if f.Meta != nil {
-			for _, n := range f.Meta.Notices {
-				notices = append(notices, n.Text)
-			}
-		}
-	}
-	if q.Notice != "" && !strings.Contains(strings.Join(notices, "\n"), q.Notice) {
-		t.Errorf("notices %q lack %q", notices, q.Notice)
-	}
-	if q.NoEvents && events != 0 {
-		t.Errorf("%v events found by filters no event matches", events)
-	}
-}

@@ -303,7 +303,7 @@ func TestHostileQueriesHTTP(t *testing.T) {
 				if a.status != 200 || res.Error != "" {
 					t.Fatalf("%d %.500s: want success", a.status, a.body)
 				}
-				checkFrames(t, q, res.Frames)
+				q.CheckFrames(t, res.Frames)
 				return
 			}
 			if a.status != http.StatusMultiStatus || res.Status != int(q.Status) {
@@ -316,35 +316,6 @@ func TestHostileQueriesHTTP(t *testing.T) {
 	}
 	h.t = t
 	h.intact()
-}
-
-func checkFrames(t *testing.T, q hostile.Query, frames []*data.Frame) {
-	t.Helper()
-	var notices []string
-	events := 0.0
-	for _, f := range frames {
-		if c, _ := f.FieldByName("count"); c != nil {
-			for i := range c.Len() {
-				v, _ := c.NullableFloatAt(i)
-				if v != nil {
-					events += *v
-				}
-			}
-		} else {
-			events += float64(f.Rows())
-		}
-		if f.Meta != nil {
-			for _, n := range f.Meta.Notices {
-				notices = append(notices, n.Text)
-			}
-		}
-	}
-	if q.Notice != "" && !strings.Contains(strings.Join(notices, "\n"), q.Notice) {
-		t.Errorf("notices %q lack %q", notices, q.Notice)
-	}
-	if q.NoEvents && events != 0 {
-		t.Errorf("%v events found by filters no event matches", events)
-	}
 }
 
 // TestHostileQueryBodiesHTTP sends POST /api/v1/query bodies that cannot
