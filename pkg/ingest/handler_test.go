@@ -11,7 +11,6 @@ import (
 
 	"github.com/auditlog/auditlog/pkg/event"
 	"github.com/auditlog/auditlog/pkg/ingest"
-	"github.com/auditlog/auditlog/pkg/store"
 	"github.com/auditlog/auditlog/pkg/store/storetest"
 )
 
@@ -233,24 +232,9 @@ func TestGetEvent(t *testing.T) {
 	}
 }
 
-// brokenStore is a store whose database was dropped under it: every read
-// and write fails in the engine, as with a full disk or a lost server.
-func brokenStore(t *testing.T) *store.Store {
-	eng := storetest.EmbeddedEngine(t)
-	db := storetest.DBName(t)
-	st, err := store.Open(bg, eng, store.Options{Database: db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Exec(bg, "DROP DATABASE `"+db+"`"); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
 func TestStoreFailureIs503(t *testing.T) {
 	var batches []error
-	e := newEnv(t, envConfig{st: brokenStore(t), opts: ingest.Options{Logger: quiet}, wopts: ingest.WriterOptions{
+	e := newEnv(t, envConfig{st: storetest.Broken(t), opts: ingest.Options{Logger: quiet}, wopts: ingest.WriterOptions{
 		OnBatch: func(n int, _ time.Duration, err error) { batches = append(batches, err) },
 	}})
 	r := e.post(t, "application/json", `{"action":"login"}`)

@@ -306,15 +306,7 @@ func TestReadyz(t *testing.T) {
 	}
 
 	// A store that does not answer makes the server unready.
-	eng := storetest.EmbeddedEngine(t)
-	db := storetest.DBName(t)
-	st, err := store.Open(bg, eng, store.Options{Database: db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Exec(bg, "DROP DATABASE `"+db+"`"); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.Broken(t)
 	w := ingest.NewWriter(st, ingest.WriterOptions{})
 	defer w.Close(bg)
 	s, err := server.New(server.Config{Store: st, Writer: w, Logger: quiet})

@@ -94,6 +94,22 @@ func Embedded(t testing.TB, opts store.Options) *store.Store {
 	return s
 }
 
+// Broken is a store whose database was dropped under it: every read and
+// write fails in the engine, as with a full disk or a lost server.
+func Broken(t testing.TB) *store.Store {
+	t.Helper()
+	eng := EmbeddedEngine(t)
+	db := DBName(t)
+	st, err := store.Open(context.Background(), eng, store.Options{Database: db})
+	if err != nil {
+		t.Fatalf("open embedded store: %v", err)
+	}
+	if err := eng.Exec(context.Background(), "DROP DATABASE `"+db+"`"); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // ServerConfig returns the ClickHouse server named by CLICKHOUSE_ADDR (and
 // CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_CLUSTER, CLICKHOUSE_TLS),
 // or skips the test saying so.
