@@ -20,6 +20,20 @@ var probeIP = netip.MustParseAddr("81.2.69.142")
 
 // writeCityNamed writes a City database mapping 81.2.69.0/24 (and, in IPv6,
 // 2a02:2e0::/32) to the given city, so generations are easy to tell apart.
+// openAlpha writes a city database naming every address "Alpha" into a
+// fresh directory and opens a reader on it, closed when the test ends.
+func openAlpha(t testing.TB, opts ...geoip.Option) (*geoip.Resolver, string) {
+	t.Helper()
+	city := filepath.Join(t.TempDir(), "city.mmdb")
+	writeCityNamed(t, city, "Alpha")
+	r, err := geoip.Open(geoip.Config{CityPath: city}, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, city
+}
+
 func writeCityNamed(t testing.TB, path, city string) {
 	t.Helper()
 	geoiptest.WriteCity(t, path, []geoiptest.CityRecord{
@@ -141,18 +155,11 @@ func TestReload(t *testing.T) {
 }
 
 func TestReloadMissingFile(t *testing.T) {
-	dir := t.TempDir()
-	city := filepath.Join(dir, "city.mmdb")
-	writeCityNamed(t, city, "Alpha")
-	r, err := geoip.Open(geoip.Config{CityPath: city})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r, city := openAlpha(t)
 	if err := os.Remove(city); err != nil {
 		t.Fatal(err)
 	}
-	err = r.Reload()
+	err := r.Reload()
 	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), city) {
 		t.Errorf("Reload = %v, want not-exist error naming %s", err, city)
 	}
@@ -162,15 +169,8 @@ func TestReloadMissingFile(t *testing.T) {
 }
 
 func TestWatchPolling(t *testing.T) {
-	dir := t.TempDir()
-	city := filepath.Join(dir, "city.mmdb")
-	writeCityNamed(t, city, "Alpha")
 	var reloads atomic.Int32
-	r, err := geoip.Open(geoip.Config{CityPath: city}, geoip.OnReload(func(error) { reloads.Add(1) }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r, city := openAlpha(t, geoip.OnReload(func(error) { reloads.Add(1) }))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

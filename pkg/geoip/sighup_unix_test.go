@@ -6,7 +6,6 @@ import (
 	"context"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"testing"
 
@@ -14,14 +13,7 @@ import (
 )
 
 func TestWatchSIGHUP(t *testing.T) {
-	dir := t.TempDir()
-	city := filepath.Join(dir, "city.mmdb")
-	writeCityNamed(t, city, "Alpha")
-	r, err := geoip.Open(geoip.Config{CityPath: city})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r, city := openAlpha(t)
 
 	// A handler of our own: SIGHUP's default action would end the test
 	// binary if one arrived while Watch has no handler installed, before it
