@@ -30,16 +30,21 @@ import (
 )
 
 const (
-	binary        = "bin/auditlog"
-	serverMain    = "./pkg/cmd/auditlog"
-	pluginMain    = "./pkg"
-	pluginExe     = "gpx_auditlog" // plugin.json "executable"
-	demoListen    = "127.0.0.1:8080"
-	demoDataDir   = ".cache/demo-data"
-	lockStamp     = "node_modules/.auditlog-lock-hash"  // sha256 of package-lock.json at the last npm ci
-	buildStamp    = "node_modules/.auditlog-build-hash" // hash of the frontend inputs at the last npm run build
-	defaultFuzz   = "60s"
-	smokeFuzz     = "3s" // per target, in mage test
+	binary      = "bin/auditlog"
+	serverMain  = "./pkg/cmd/auditlog"
+	pluginMain  = "./pkg"
+	pluginExe   = "gpx_auditlog" // plugin.json "executable"
+	demoListen  = "127.0.0.1:8080"
+	demoDataDir = ".cache/demo-data"
+	lockStamp   = "node_modules/.auditlog-lock-hash"  // sha256 of package-lock.json at the last npm ci
+	buildStamp  = "node_modules/.auditlog-build-hash" // hash of the frontend inputs at the last npm run build
+	defaultFuzz = "60s"
+	// smokeFuzz is a count, not a duration: Go 1.26's fuzz coordinator can
+	// fail a target with a bare "context deadline exceeded" when a
+	// -fuzztime duration ends while a worker is mid-input (go.dev/issue/75804,
+	// fixed in 1.27); a count has no deadline to race. 20,000 inputs take
+	// one to five seconds per target here.
+	smokeFuzz     = "20000x" // per target, in mage test
 	goTestTimeout = "20m"
 )
 
