@@ -15,16 +15,31 @@ type Engine interface {
 	// Name is "embedded" or "clickhouse".
 	Name() string
 	Exec(ctx context.Context, sql string) error
-	// Insert runs INSERT INTO into SETTINGS settings with rows given in
-	// RowBinary, in the column order into names. The rows travel beside
-	// the statement's text, not inside it: the embedded engine splits its
+	// Insert stores rows given in RowBinary. The rows travel beside the
+	// statement's text, not inside it: the embedded engine splits its
 	// input into statements at semicolons, which binary data holds.
-	Insert(ctx context.Context, into, settings string, rowBinary []byte) error
+	Insert(ctx context.Context, in Insertion) error
 	Query(ctx context.Context, sql string) (Rows, error)
 	Version(ctx context.Context) (string, error)
 	// Location is the data path or server address, for health output.
 	Location() string
 	Close() error
+}
+
+// Insertion is one insert: rows in RowBinary, with the columns they fill
+// in the order they are written, and the insert's settings.
+type Insertion struct {
+	Table     string // quoted, as layout.table gives it
+	Columns   string // "id, time, …"
+	Structure string // the same with types: "id UUID, time DateTime64(3, 'UTC'), …"
+	Settings  string // "name = value, …"
+	Rows      []byte
+}
+
+// statement is the INSERT as a ClickHouse server takes it, rows to
+// follow, and as trace logs show it.
+func (in Insertion) statement() string {
+	return "INSERT INTO " + in.Table + " (" + in.Columns + ") SETTINGS " + in.Settings + " FORMAT RowBinary"
 }
 
 // Rows is the subset of a row cursor the store needs. Queries select only

@@ -53,10 +53,14 @@ func (e *chdbEngine) Exec(ctx context.Context, sql string) error {
 // stagePattern names the files inserts stage their rows in.
 const stagePattern = ".insert-*.rowbinary"
 
-// Insert hands the rows over in a file beside the data (FROM INFILE): a
-// file is the one way into the embedded engine that the statement
-// splitter does not read, and the data path is known to be writable.
-func (e *chdbEngine) Insert(ctx context.Context, into, settings string, rowBinary []byte) error {
+// Insert hands the rows over in a file beside the data: a file is the one
+// way into the embedded engine that the statement splitter does not read,
+// and the data path is known to be writable. The engine reads the file
+// with the file table function, in the insert's own structure, where
+// INSERT … FROM INFILE reads it in the table's types: that is how
+// LowCardinality columns come in as String, 80k against 105k events/s in
+// BenchmarkInsertFormat.
+func (e *chdbEngine) Insert(ctx context.Context, in Insertion) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -65,14 +69,15 @@ func (e *chdbEngine) Insert(ctx context.Context, into, settings string, rowBinar
 		return fmt.Errorf("insert: stage rows: %w", err)
 	}
 	defer os.Remove(f.Name())
-	_, err = f.Write(rowBinary)
+	_, err = f.Write(in.Rows)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("insert: stage rows: %w", err)
 	}
-	sql := "INSERT INTO " + into + " FROM INFILE " + quote(f.Name()) + " SETTINGS " + settings + " FORMAT RowBinary"
+	sql := "INSERT INTO " + in.Table + " (" + in.Columns + ") SELECT * FROM file(" + quote(f.Name()) + ", 'RowBinary', " +
+		quote(in.Structure) + ") SETTINGS " + in.Settings
 	_, _, err = e.conn.QueryBytes(stringBytes(sql), "TSV")
 	return clean(err)
 }

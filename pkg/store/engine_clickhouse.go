@@ -128,10 +128,10 @@ func (e *clickhouseEngine) Exec(ctx context.Context, sql string) error {
 
 // Insert sends the rows inline after the statement's FORMAT clause: the
 // server reads inline insert data as it is, binary included.
-func (e *clickhouseEngine) Insert(ctx context.Context, into, settings string, rowBinary []byte) error {
-	head := "INSERT INTO " + into + " SETTINGS " + settings + " FORMAT RowBinary\n"
-	sql := make([]byte, 0, len(head)+len(rowBinary))
-	sql = append(append(sql, head...), rowBinary...)
+func (e *clickhouseEngine) Insert(ctx context.Context, in Insertion) error {
+	head := in.statement() + "\n"
+	sql := make([]byte, 0, len(head)+len(in.Rows))
+	sql = append(append(sql, head...), in.Rows...)
 	return e.Exec(ctx, string(sql))
 }
 

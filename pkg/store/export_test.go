@@ -27,8 +27,8 @@ func InsertRowsOf(evs []event.Event, format string) []byte {
 	return body
 }
 
-// InsertInto is the target and settings of an event insert.
-func InsertInto(s *Store) (into, settings string) { return s.insertTarget(), s.insertSettings() }
+// InsertionOf is the event insert of rows.
+func InsertionOf(s *Store, rows []byte) Insertion { return s.insertion(rows) }
 
 // HotOff turns a store's hot tier off, so that tests can compare its
 // answers with the engine's.

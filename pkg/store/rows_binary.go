@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"net/netip"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -13,11 +14,34 @@ import (
 	"github.com/auditlog/auditlog/pkg/event"
 )
 
-// insertColumns is the column list of an insert, in the order
-// appendRowBinary writes them.
-const insertColumns = "id, time, received_at, expires, tenant, action, app, severity, user_id, user_name, user_email, client_ip, " +
-	"object_app, object_model, object_pk, object_name, context, diff, geo_country, geo_country_code, geo_city, geo_continent, " +
-	"geo_lat, geo_lon, asn_number, asn_org, asn_network"
+// insertColumnTypes are the columns of an insert, in the order
+// appendRowBinary writes them, with the types the engine reads them as.
+// LowCardinality columns are read as String: the engine then builds each
+// block's dictionary from a whole column at once, where reading them as
+// LowCardinality adds row by row, and the insert takes 30% longer
+// (BenchmarkInsertFormat/RowBinaryFile, 80k against 105k events/s).
+var insertColumnTypes = [][2]string{
+	{"id", "UUID"}, {"time", "DateTime64(3, 'UTC')"}, {"received_at", "DateTime64(3, 'UTC')"}, {"expires", "DateTime('UTC')"},
+	{"tenant", lc}, {"action", lc}, {"app", lc}, {"severity", lc}, {"user_id", lc}, {"user_name", lc}, {"user_email", lc},
+	{"client_ip", "IPv6"}, {"object_app", lc}, {"object_model", lc}, {"object_pk", "String"}, {"object_name", "String"},
+	{"context", "String"}, {"diff", "String"}, {"geo_country", lc}, {"geo_country_code", lc}, {"geo_city", lc},
+	{"geo_continent", lc}, {"geo_lat", "Float64"}, {"geo_lon", "Float64"}, {"asn_number", "UInt32"}, {"asn_org", lc},
+	{"asn_network", lc},
+}
+
+// lc is a LowCardinality(String) column as the insert reads it.
+const lc = "String"
+
+// insertColumns names them ("id, time, …"); insertStructure gives their
+// types too ("id UUID, time DateTime64(3, 'UTC'), …").
+var insertColumns, insertStructure = func() (string, string) {
+	names := make([]string, len(insertColumnTypes))
+	typed := make([]string, len(insertColumnTypes))
+	for i, c := range insertColumnTypes {
+		names[i], typed[i] = c[0], c[0]+" "+c[1]
+	}
+	return strings.Join(names, ", "), strings.Join(typed, ", ")
+}()
 
 // appendRowBinary writes one event in ClickHouse's RowBinary format.
 // Inserts use it because the engine reads it without parsing or

@@ -204,7 +204,7 @@ func (s *Store) Insert(ctx context.Context, batch []event.Event) (InsertResult, 
 	if res.Inserted == 0 {
 		return res, nil
 	}
-	if err := s.eng.Insert(ctx, s.insertTarget(), s.insertSettings(), body); err != nil {
+	if err := s.eng.Insert(ctx, s.insertion(body)); err != nil {
 		if s.hot != nil {
 			s.hot.lose(batch)
 		}
@@ -271,9 +271,9 @@ func (s *Store) release(keys []string) {
 	s.landed.Broadcast()
 }
 
-// insertTarget is the table and column list of an event insert.
-func (s *Store) insertTarget() string {
-	return s.l.table("events") + " (" + insertColumns + ")"
+// insertion is an event insert of rows.
+func (s *Store) insertion(rows []byte) Insertion {
+	return Insertion{Table: s.l.table("events"), Columns: insertColumns, Structure: insertStructure, Settings: s.insertSettings(), Rows: rows}
 }
 
 // insertSettings: a historical import spans many expiry days; on a

@@ -141,6 +141,26 @@ func TestInsertBinaryRowsAsTheyAre(t *testing.T) {
 	})
 }
 
+// TestInsertSpansManyExpiryDays: one insert that touches more partitions
+// (expiry days) than the engine allows by default (100), as a historical
+// import does; the insert's settings must reach the engine's insert.
+func TestInsertSpansManyExpiryDays(t *testing.T) {
+	forEachEngine(t, func(t *testing.T, s *store.Store) {
+		now := time.Now().UTC()
+		evs := make([]event.Event, 150)
+		for i := range evs {
+			evs[i] = mkEvent("login", "u", now.Add(-time.Duration(i)*time.Minute))
+			evs[i].Expires = now.AddDate(0, 0, 1+i).Truncate(time.Second)
+		}
+		if res := mustInsert(t, s, evs...); res.Inserted != len(evs) {
+			t.Fatalf("inserted %d of %d", res.Inserted, len(evs))
+		}
+		if st, err := s.Stats(ctx); err != nil || st.Events != uint64(len(evs)) {
+			t.Fatalf("the store holds %d events (%v), want %d", st.Events, err, len(evs))
+		}
+	})
+}
+
 func TestDuplicateIDsCollapse(t *testing.T) {
 	forEachEngine(t, func(t *testing.T, s *store.Store) {
 		now := time.Now().UTC()

@@ -41,14 +41,14 @@ func (t *tracedEngine) Exec(ctx context.Context, sql string) error {
 	return err
 }
 
-func (t *tracedEngine) Insert(ctx context.Context, into, settings string, rowBinary []byte) error {
+func (t *tracedEngine) Insert(ctx context.Context, in Insertion) error {
 	if !t.enabled(ctx) {
-		return t.Engine.Insert(ctx, into, settings, rowBinary)
+		return t.Engine.Insert(ctx, in)
 	}
 	start := time.Now()
-	err := t.Engine.Insert(ctx, into, settings, rowBinary)
-	t.log.Log(ctx, LevelTrace, "sql insert", "sql", "INSERT INTO "+into+" SETTINGS "+settings+" FORMAT RowBinary",
-		"bytes", len(rowBinary), "duration", time.Since(start), "error", err)
+	err := t.Engine.Insert(ctx, in)
+	t.log.Log(ctx, LevelTrace, "sql insert", "sql", in.statement(),
+		"bytes", len(in.Rows), "duration", time.Since(start), "error", err)
 	return err
 }
 
