@@ -190,4 +190,3 @@ func TestHostileQueriesOverGRPC(t *testing.T) {
 	}
 	h.intact(t)
 }
-

@@ -23,7 +23,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	events := fs.Int("events", 1_000_000, "events in the data set")
 	days := fs.Int("days", 30, "days the events cover, up to now")
 	seed := fs.Int64("seed", 42, "seed of the data set; the same seed gives the same events")
-	clients := fs.Int("clients", 4, "concurrent HTTP clients sending events")
+	clients := fs.Int("clients", 8, "concurrent HTTP clients sending events")
 	batch := fs.Int("batch", 5000, "events per HTTP request")
 	runs := fs.Int("runs", 20, "timed runs per query")
 	smoke := fs.Bool("smoke", false, "run the whole pipeline on 2,000 events, to check the bench rather than the speed")
