@@ -114,9 +114,13 @@ type Result struct {
 	Events int     `json:"events"`
 	Days   float64 `json:"days"`
 
-	IngestEventsPerS    float64 `json:"ingest_events_per_s"`
-	RawInsertEventsPerS float64 `json:"raw_insert_events_per_s"`
-	RawInsertEvents     int     `json:"raw_insert_events"`
+	IngestEventsPerS float64 `json:"ingest_events_per_s"`
+	// IngestCPU is the CPU time per event the whole process (server,
+	// engine, and the load clients) used during the HTTP ingest: what
+	// the rate is made of, and whether the kernel took an unusual share.
+	IngestCPU           CPUPerEvent `json:"ingest_cpu_us_per_event"`
+	RawInsertEventsPerS float64     `json:"raw_insert_events_per_s"`
+	RawInsertEvents     int         `json:"raw_insert_events"`
 
 	PostgresInsertEventsPerS *float64 `json:"postgres_insert_events_per_s"`
 	PostgresCopyEventsPerS   *float64 `json:"postgres_copy_events_per_s"`
@@ -146,6 +150,12 @@ type Result struct {
 	CPUs          int     `json:"cpus"`
 	StartedAt     string  `json:"started_at"`
 	DurationS     float64 `json:"duration_s"`
+}
+
+// CPUPerEvent is CPU time in microseconds per event, split by mode.
+type CPUPerEvent struct {
+	User   float64 `json:"user"`
+	System float64 `json:"system"`
 }
 
 // TableResult is one table's share of the disk.
@@ -234,10 +244,14 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	// The server owns the store from here and closes it when stopped.
 	defer srv.close()
 	logf("ingest over HTTP: %d clients, %d events per request, to %s", c.Clients, c.Batch, srv.url)
+	user0, sys0 := cpuTime()
 	if res.IngestEventsPerS, err = postAll(ctx, ds, srv.url, c.Clients, c.Batch); err != nil {
 		return nil, err
 	}
-	logf("ingest: %.0f events/s", res.IngestEventsPerS)
+	user1, sys1 := cpuTime()
+	perEvent := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 / float64(ds.n) }
+	res.IngestCPU = CPUPerEvent{User: perEvent(user1 - user0), System: perEvent(sys1 - sys0)}
+	logf("ingest: %.0f events/s, CPU %.1f µs/event user + %.1f system", res.IngestEventsPerS, res.IngestCPU.User, res.IngestCPU.System)
 	if done, err := st.WaitForMerges(ctx, 2*time.Minute); err != nil {
 		return nil, err
 	} else if !done {

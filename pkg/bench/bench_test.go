@@ -49,6 +49,11 @@ func TestSmokeBench(t *testing.T) {
 	for _, k := range []string{"ingest_events_per_s", "raw_insert_events_per_s", "retention_ms", "peak_rss_bytes", "bytes_per_event"} {
 		positive(k, got[k])
 	}
+	cpu, _ := got["ingest_cpu_us_per_event"].(map[string]any)
+	positive("ingest_cpu_us_per_event.user", cpu["user"])
+	if _, ok := cpu["system"].(float64); !ok {
+		t.Errorf("ingest_cpu_us_per_event.system = %v, want a number", cpu["system"])
+	}
 	pgKeys := []string{"postgres_insert_events_per_s", "postgres_copy_events_per_s"}
 	for _, k := range pgKeys {
 		v, ok := got[k]

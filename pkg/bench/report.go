@@ -121,6 +121,10 @@ func WriteReport(w io.Writer, r *Result) {
 	}
 	fmt.Fprintf(w, " Raw insert: %d events. Retention: %d rows. Peak RSS: %s.\n", r.RawInsertEvents, r.RetentionRows, r.PeakRSSProcess)
 	fmt.Fprintf(w, "Workload: %v\n", r.Workload)
+	if cpu := r.IngestCPU; cpu.User+cpu.System > 0 {
+		fmt.Fprintf(w, "Ingest CPU (the whole process: server, engine and load clients): %.1f µs/event user + %.1f µs/event system, %.2f of %d CPUs busy\n",
+			cpu.User, cpu.System, (cpu.User+cpu.System)*r.IngestEventsPerS/1e6, r.CPUs)
+	}
 	if len(r.LoadAvg) == 2 {
 		fmt.Fprintf(w, "Load average before / after the queries: %s / %s (on %d CPUs; more than that means other work shared the machine)\n", r.LoadAvg[0], r.LoadAvg[1], r.CPUs)
 	}

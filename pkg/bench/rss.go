@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // peakRSS is the process's maximum resident set size so far, in bytes.
@@ -17,6 +18,16 @@ func peakRSS() uint64 {
 		return uint64(ru.Maxrss) // bytes on macOS
 	}
 	return uint64(ru.Maxrss) * 1024 // KiB on Linux
+}
+
+// cpuTime is the CPU time this process has used so far, in user and
+// kernel (system) mode.
+func cpuTime() (user, sys time.Duration) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, 0
+	}
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
 }
 
 // loadAvg is the 1, 5 and 15 minute load averages, or "" where

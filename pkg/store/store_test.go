@@ -438,6 +438,8 @@ func TestSearchPieces(t *testing.T) {
 		b.Context = json.RawMessage(`{"note":"ticket #12345 by Bob"}`)
 		c := mkEvent("login", "carol", now.Add(-time.Minute))
 		c.Object.Name = "TICKET#1234"
+		c.ClientIP = "2001:db8::af:1234"
+		b.ClientIP = "203.0.113.9"
 		mustInsert(t, s, a, b, c)
 		month := store.Filter{From: now.Add(-30 * 24 * time.Hour), To: now.Add(time.Second)}
 		for _, tc := range []struct {
@@ -453,6 +455,11 @@ func TestSearchPieces(t *testing.T) {
 			{"#12345 by", []string{"bob"}},
 			{"#1234 by", nil},
 			{"#99", nil},
+			// Only the addresses hold these.
+			{"DB8::AF", []string{"carol"}},
+			{"113.9", []string{"bob"}},
+			{":af:1234", []string{"carol"}},
+			{"bob@example.com ::ffff:203.0", []string{"bob"}}, // email, then address
 		} {
 			f := month
 			f.Search = tc.term
