@@ -226,9 +226,9 @@ func cloneEvent(e *event.Event) event.Event {
 // IP as the IPv6 column gives it back, invalid UTF-8 replaced, and the
 // diff as its JSON reads back. TestHotTierMatchesEngine checks it against
 // the engine.
-func storedForm(e *event.Event) event.Event {
+func storedForm(e *event.Event, id string) event.Event {
 	s := *e
-	s.ID = canonicalID(e.ID)
+	s.ID = id
 	s.Time = e.Time.UTC().Truncate(time.Millisecond)
 	s.ReceivedAt = e.ReceivedAt.UTC().Truncate(time.Millisecond)
 	s.Expires = time.Unix(int64(dateTime32(e.Expires)), 0).UTC()
@@ -243,7 +243,8 @@ func storedForm(e *event.Event) event.Event {
 		*p = validUTF8(*p)
 	}
 	if len(e.Context) > 0 {
-		s.Context = json.RawMessage(validUTF8(string(e.Context)))
+		// A copy: the tier outlives the caller's batch.
+		s.Context = append(json.RawMessage(nil), validUTF8(bytesString(e.Context))...)
 	} else {
 		s.Context = nil
 	}

@@ -180,6 +180,8 @@ func (s *Store) Insert(ctx context.Context, batch []event.Event) (InsertResult, 
 	for i := range batch {
 		keys[i] = batch[i].Tenant + "/" + canonicalID(batch[i].ID)
 	}
+	// idOf is the canonical id of batch[i], from its key.
+	idOf := func(i int) string { return keys[i][len(batch[i].Tenant)+1:] }
 	existing, err := s.claim(ctx, batch, keys)
 	if err != nil {
 		return res, err
@@ -214,7 +216,7 @@ func (s *Store) Insert(ctx context.Context, batch []event.Event) (InsertResult, 
 		stored := make([]event.Event, 0, res.Inserted)
 		for i := range batch {
 			if !res.Duplicate[i] {
-				stored = append(stored, storedForm(&batch[i]))
+				stored = append(stored, storedForm(&batch[i], idOf(i)))
 			}
 		}
 		s.hot.add(stored)
