@@ -159,6 +159,10 @@ func (s *Store) TimeSeries(ctx context.Context, f Filter, groupBy Dimension, ste
 	a := aggRead{f: f, sp: spanOf(f), stepMs: step.Milliseconds(), cols: dimCols(groupBy), forceRaw: s.forceRaw,
 		partial: func(src, cond, t, cnt, _, _ string) string {
 			return "SELECT " + g + " AS g_, intDiv(" + t + ", " + stepMs + ") * " + stepMs + " AS b_, " + cnt + " AS c_ FROM " + src + whereOf(cond) + " GROUP BY g_, b_"
+		},
+		// The query below sums by g_ and b_ again.
+		rollupRows: func(src, cond, t string) string {
+			return "SELECT " + g + " AS g_, intDiv(" + t + ", " + stepMs + ") * " + stepMs + " AS b_, toUInt64(c) AS c_ FROM " + src + whereOf(cond)
 		}}
 	u, err := s.unionSQL(a)
 	if err != nil {
