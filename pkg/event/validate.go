@@ -208,28 +208,25 @@ func ValidateTenant(t string) error {
 // retention rules. By hand because a regexp costs more than the rest of
 // Validate.
 func validAction(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := range len(s) {
-		switch c := s[i]; {
-		case 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '_', c == '.', c == ':', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
+	return validName(s, func(c byte) bool {
+		return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == ':' || c == '-'
+	})
 }
 
 // validTenant is the rule [A-Za-z0-9_.-]{1,64}.
 func validTenant(s string) bool {
+	return validName(s, func(c byte) bool {
+		return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-'
+	})
+}
+
+// validName tells whether s has 1 to 64 bytes, each of them allowed.
+func validName(s string, allowed func(byte) bool) bool {
 	if len(s) == 0 || len(s) > 64 {
 		return false
 	}
 	for i := range len(s) {
-		switch c := s[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '.', c == '-':
-		default:
+		if !allowed(s[i]) {
 			return false
 		}
 	}

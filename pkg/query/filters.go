@@ -250,7 +250,7 @@ func normTenant(t string) string {
 type Matcher struct {
 	tenant                          string
 	actions, users, apps, countries map[string]struct{}
-	ranges                          [][2]netip.Addr
+	ranges                          store.AddrRanges
 	search                          string
 	eventID                         string
 }
@@ -262,8 +262,7 @@ func (c Compiled) Matcher(tenant string) *Matcher {
 		countries: set(c.countries), search: strings.ToLower(c.search), eventID: c.eventID,
 	}
 	for _, p := range c.prefixes {
-		lo, hi := store.PrefixRange(p)
-		m.ranges = append(m.ranges, [2]netip.Addr{lo, hi})
+		m.ranges.Add(p)
 	}
 	return m
 }
@@ -313,18 +312,8 @@ func (m *Matcher) Match(e *event.Event) bool {
 	if m.countries != nil && (e.Geo == nil || !in(m.countries, e.Geo.CountryCode)) {
 		return false
 	}
-	if m.ranges != nil {
-		a := store.ColumnAddr(e.ClientIP)
-		ok := false
-		for _, r := range m.ranges {
-			if a.Compare(r[0]) >= 0 && a.Compare(r[1]) <= 0 {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
+	if m.ranges != nil && !m.ranges.Contains(e.ClientIP) {
+		return false
 	}
 	if m.search != "" && !strings.Contains(strings.ToLower(searchText(e)), m.search) {
 		return false

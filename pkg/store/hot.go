@@ -292,7 +292,7 @@ type hotMatcher struct {
 	users     map[string]struct{}
 	countries map[string]struct{}
 	ids       map[string]struct{}
-	ranges    [][2]netip.Addr
+	ranges    AddrRanges
 	search    string
 	phrase    bool     // the search has spaces
 	pieces    []string // its space-free pieces, as searchCond splits it
@@ -345,8 +345,7 @@ func newHotMatcher(f Filter) (*hotMatcher, bool) {
 		if !p.IsValid() {
 			return nil, false
 		}
-		lo, hi := PrefixRange(p)
-		m.ranges = append(m.ranges, [2]netip.Addr{lo, hi})
+		m.ranges.Add(p)
 	}
 	return m, true
 }
@@ -371,18 +370,8 @@ func (m *hotMatcher) match(e *event.Event) bool {
 	if m.ids != nil && !has(m.ids, e.ID) {
 		return false
 	}
-	if m.ranges != nil {
-		a := ColumnAddr(e.ClientIP)
-		in := false
-		for _, r := range m.ranges {
-			if a.Compare(r[0]) >= 0 && a.Compare(r[1]) <= 0 {
-				in = true
-				break
-			}
-		}
-		if !in {
-			return false
-		}
+	if m.ranges != nil && !m.ranges.Contains(e.ClientIP) {
+		return false
 	}
 	return m.search == "" || m.searchMatch(e)
 }
@@ -400,6 +389,27 @@ func ColumnAddr(ip string) netip.Addr {
 		return netip.IPv6Unspecified()
 	}
 	return netip.AddrFrom16(a.As16())
+}
+
+// AddrRanges are the stored-address ranges of CIDR filters, matched in
+// memory as the engine matches them (see PrefixRange).
+type AddrRanges [][2]netip.Addr
+
+// Add adds the range of p.
+func (rs *AddrRanges) Add(p netip.Prefix) {
+	lo, hi := PrefixRange(p)
+	*rs = append(*rs, [2]netip.Addr{lo, hi})
+}
+
+// Contains tells whether ip, as the column holds it, is in one of rs.
+func (rs AddrRanges) Contains(ip string) bool {
+	a := ColumnAddr(ip)
+	for _, r := range rs {
+		if a.Compare(r[0]) >= 0 && a.Compare(r[1]) <= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // searchMatch mirrors searchCond: a term without a space is looked for
