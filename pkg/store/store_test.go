@@ -28,8 +28,12 @@ var engines = []struct {
 }
 
 func forEachEngine(t *testing.T, fn func(t *testing.T, s *store.Store)) {
+	forEachEngineWith(t, store.Options{}, fn)
+}
+
+func forEachEngineWith(t *testing.T, opts store.Options, fn func(t *testing.T, s *store.Store)) {
 	for _, e := range engines {
-		t.Run(e.name, func(t *testing.T) { fn(t, e.open(t, store.Options{})) })
+		t.Run(e.name, func(t *testing.T) { fn(t, e.open(t, opts)) })
 	}
 }
 
