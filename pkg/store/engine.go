@@ -17,7 +17,8 @@ type Engine interface {
 	Exec(ctx context.Context, sql string) error
 	// Insert stores rows given in RowBinary. The rows travel beside the
 	// statement's text, not inside it: the embedded engine splits its
-	// input into statements at semicolons, which binary data holds.
+	// input into statements at semicolons, which binary data holds. The
+	// rows' memory is reused once Insert returns: do not keep it.
 	Insert(ctx context.Context, in Insertion) error
 	Query(ctx context.Context, sql string) (Rows, error)
 	Version(ctx context.Context) (string, error)

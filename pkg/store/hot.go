@@ -59,17 +59,23 @@ func hotLess(a, b *hotEvent) int {
 	return strings.Compare(a.e.ID, b.e.ID)
 }
 
-// add takes events just stored (in the form storedForm gives).
-func (h *hotTier) add(stored []event.Event) {
+// newHotEvent is e, just stored under the canonical id and key, as the
+// tier holds it.
+func newHotEvent(e *event.Event, id, key string) *hotEvent {
+	he := &hotEvent{e: storedForm(e, id), key: key}
+	he.size = hotSize(&he.e)
+	return he
+}
+
+// add takes events just stored.
+func (h *hotTier) add(stored []*hotEvent) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	batch := make([]*hotEvent, 0, len(stored))
-	for i := range stored {
-		e := &stored[i]
-		if !e.Time.After(h.floor) {
+	batch := stored[:0]
+	for _, he := range stored {
+		if !he.e.Time.After(h.floor) {
 			continue // below coverage: only the engine has its neighbours
 		}
-		he := &hotEvent{e: *e, key: e.Tenant + "/" + e.ID, size: hotSize(e)}
 		batch = append(batch, he)
 	}
 	if len(batch) == 0 {
@@ -242,11 +248,11 @@ func storedForm(e *event.Event, id string) event.Event {
 		&s.Object.App, &s.Object.Model, &s.Object.PK, &s.Object.Name} {
 		*p = validUTF8(*p)
 	}
-	if len(e.Context) > 0 {
-		// A copy: the tier outlives the caller's batch.
-		s.Context = append(json.RawMessage(nil), validUTF8(bytesString(e.Context))...)
-	} else {
+	switch {
+	case len(e.Context) == 0:
 		s.Context = nil
+	case !utf8.Valid(e.Context):
+		s.Context = json.RawMessage(validUTF8(bytesString(e.Context)))
 	}
 	s.Diff = nil
 	if len(e.Diff) > 0 {

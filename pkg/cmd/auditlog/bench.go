@@ -32,6 +32,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	lib := fs.String("chdb-lib", "", "path of libchdb.so (default: $CHDB_LIB_PATH, then the cache of go tool mage setup)")
 	workDir := fs.String("workdir", "", "directory for the temporary data (default: the system temp dir)")
 	keep := fs.Bool("keep", false, "keep the temporary data (the engine's data directory) afterwards, to look into it")
+	profile := fs.String("cpuprofile", "", "write a Go CPU profile of the HTTP ingest to this file (go tool pprof reads it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -41,7 +42,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg := bench.Config{
 		Events: *events, Span: time.Duration(*days) * 24 * time.Hour, Seed: *seed,
 		Clients: *clients, Batch: *batch, Runs: *runs, Postgres: !*noPG,
-		LibPath: *lib, WorkDir: *workDir, Keep: *keep, Out: *out, Log: stderr,
+		LibPath: *lib, WorkDir: *workDir, Keep: *keep, Out: *out, Log: stderr, IngestProfile: *profile,
 	}
 	if *smoke {
 		cfg = bench.Smoke(cfg)
