@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 )
 
@@ -147,33 +148,81 @@ func scanJSON(raw json.RawMessage, dest any) error {
 	case *[]string:
 		return json.Unmarshal(raw, d)
 	case *[]int64:
-		return scanJSONArray(raw, d, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) })
+		return scanIntArray(raw, d)
 	case *[]uint64:
-		return scanJSONArray(raw, d, func(s string) (uint64, error) { return strconv.ParseUint(s, 10, 64) })
+		return scanIntArray(raw, d)
 	default:
 		return fmt.Errorf("unsupported destination %T", dest)
 	}
 	return err
 }
 
-// scanJSONArray reads a JSON array of numbers, each bare or quoted.
-func scanJSONArray[T any](raw json.RawMessage, dest *[]T, parse func(string) (T, error)) error {
-	vals, err := splitJSONArray(raw, nil)
-	if err != nil {
-		return err
+// scanIntArray reads a JSON array of integers, each bare or quoted (as
+// output_format_json_quote_64bit_integers writes them), parsing in place:
+// a minute series over a day is tens of thousands of numbers, and
+// splitting them into strings first was a sixth of the query's time.
+func scanIntArray[T int64 | uint64](raw []byte, dest *[]T) error {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '[' {
+		return fmt.Errorf("not a JSON array")
 	}
-	out := make([]T, len(vals))
-	for i, v := range vals {
-		s := string(v)
-		if len(s) >= 2 && s[0] == '"' {
-			s = s[1 : len(s)-1]
+	out := make([]T, 0, bytes.Count(raw, []byte{','})+1)
+	i = skipSpace(raw, i+1)
+	if i < len(raw) && raw[i] == ']' {
+		*dest = out
+		return nil
+	}
+	var zero T
+	signed := ^zero < 0
+	for {
+		quoted := i < len(raw) && raw[i] == '"'
+		if quoted {
+			i++
 		}
-		if out[i], err = parse(s); err != nil {
-			return err
+		neg := i < len(raw) && raw[i] == '-'
+		if neg {
+			i++
+		}
+		start := i
+		var v uint64
+		for ; i < len(raw) && raw[i] >= '0' && raw[i] <= '9'; i++ {
+			d := uint64(raw[i] - '0')
+			if v > (math.MaxUint64-d)/10 {
+				return fmt.Errorf("integer out of range")
+			}
+			v = v*10 + d
+		}
+		if i == start {
+			return fmt.Errorf("array element is not an integer")
+		}
+		if quoted {
+			if i >= len(raw) || raw[i] != '"' {
+				return fmt.Errorf("unterminated quoted integer")
+			}
+			i++
+		}
+		switch {
+		case !signed && neg && v != 0, signed && !neg && v > math.MaxInt64, signed && neg && v > 1<<63:
+			return fmt.Errorf("integer out of range")
+		case neg:
+			out = append(out, T(-v)) // two's complement: -(1<<63) lands on MinInt64
+		default:
+			out = append(out, T(v))
+		}
+		i = skipSpace(raw, i)
+		if i >= len(raw) {
+			return fmt.Errorf("array ends early")
+		}
+		switch raw[i] {
+		case ',':
+			i = skipSpace(raw, i+1)
+		case ']':
+			*dest = out
+			return nil
+		default:
+			return fmt.Errorf("unexpected %q in an integer array", raw[i])
 		}
 	}
-	*dest = out
-	return nil
 }
 
 // splitJSONArray splits one JSONCompactEachRow line, a JSON array, into

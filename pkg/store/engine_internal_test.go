@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"testing"
 )
@@ -50,6 +51,42 @@ func TestSplitJSONArrayAgreesWithEncodingJSON(t *testing.T) {
 	for _, bad := range []string{``, `{}`, `["a"`, `["a" "b"]`, `["unterminated]`} {
 		if _, err := splitJSONArray([]byte(bad), nil); err == nil {
 			t.Errorf("%q was accepted", bad)
+		}
+	}
+}
+
+// TestScanIntArray: integer arrays read in place give what strconv gives
+// for each element, bare or quoted, at the edges of both types, and
+// anything else is an error rather than a wrong number.
+func TestScanIntArray(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		signed []int64 // nil: an error is expected
+		plain  []uint64
+	}{
+		{`[]`, []int64{}, []uint64{}},
+		{` [ 1 , "2",3 ] `, []int64{1, 2, 3}, []uint64{1, 2, 3}},
+		{`["-9223372036854775808","9223372036854775807"]`, []int64{math.MinInt64, math.MaxInt64}, nil},
+		{`["18446744073709551615", 0]`, nil, []uint64{math.MaxUint64, 0}},
+		{`[-0]`, []int64{0}, []uint64{0}},
+		{`[-1]`, []int64{-1}, nil},
+		{`["9223372036854775808"]`, nil, []uint64{1 << 63}},
+		{`["18446744073709551616"]`, nil, nil},
+		{`[1.5]`, nil, nil},
+		{`["1]`, nil, nil},
+		{`[1,]`, nil, nil},
+		{`[1 2]`, nil, nil},
+		{`[1`, nil, nil},
+		{`[null]`, nil, nil},
+		{`{}`, nil, nil},
+	} {
+		var s []int64
+		if err := scanIntArray([]byte(tc.in), &s); (err == nil) != (tc.signed != nil) || (err == nil && !reflect.DeepEqual(s, tc.signed)) {
+			t.Errorf("%s as int64: %v, %v; want %v", tc.in, s, err, tc.signed)
+		}
+		var u []uint64
+		if err := scanIntArray([]byte(tc.in), &u); (err == nil) != (tc.plain != nil) || (err == nil && !reflect.DeepEqual(u, tc.plain)) {
+			t.Errorf("%s as uint64: %v, %v; want %v", tc.in, u, err, tc.plain)
 		}
 	}
 }
