@@ -76,11 +76,14 @@ type WriterOptions struct {
 	MaxBatch int
 	// InsertTimeout bounds one insert (default 1 minute).
 	InsertTimeout time.Duration
-	// Inserts is how many inserts may run at once (default 1): while one
-	// is in the engine the next group forms and goes. The store keeps an
-	// id once however they overlap. A ClickHouse server runs inserts side
-	// by side; the embedded engine runs one statement at a time, where
-	// more only makes the groups smaller.
+	// Inserts is how many inserts may run at once (default 2): while one
+	// is in the engine, the next group forms, has its duplicates checked
+	// and its rows encoded, and the one before files its events into the
+	// hot tier. The store keeps an id once however they overlap. A
+	// ClickHouse server runs inserts side by side; the embedded engine runs
+	// one statement at a time, yet our share of an insert then overlaps
+	// its share (HTTP ingest of 1M events: 84-96k -> 99-102k events/s with
+	// 8 senders, 90-94k -> 111-113k with 16), though groups get smaller.
 	Inserts int
 
 	// OnBatch is called after every insert with its size, duration and
@@ -171,7 +174,7 @@ func NewWriter(ins Inserter, o WriterOptions) *Writer {
 		o.InsertTimeout = time.Minute
 	}
 	if o.Inserts <= 0 {
-		o.Inserts = 1
+		o.Inserts = 2
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

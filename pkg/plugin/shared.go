@@ -66,12 +66,7 @@ func acquireStore(ctx context.Context, st Settings, log *slog.Logger) (*sharedSt
 	m := metrics.Default()
 	m.BuildInfo.WithLabelValues(version, s.Engine()).Set(1)
 	hub := stream.NewHub(stream.Options{})
-	inserts := 1
-	if st.Engine == EngineClickHouse {
-		inserts = 2 // see WriterOptions.Inserts
-	}
 	w := ingest.NewWriter(s, ingest.WriterOptions{
-		Inserts:  inserts,
 		OnStored: hub.Publish,
 		OnBatch: func(n int, d time.Duration, err error) {
 			if err == nil {

@@ -174,13 +174,8 @@ func (b *backendFlags) open(ctx context.Context, stderr io.Writer) (*backend, er
 		}
 		logTrace(log, "ingest: batch stored", "events", n, "duration", dur)
 	})
-	inserts := 1
-	if b.engine == "clickhouse" {
-		inserts = 2 // see WriterOptions.Inserts
-	}
 	be.writer = ingest.NewWriter(be.store, ingest.WriterOptions{
 		QueueSize: b.queueSize,
-		Inserts:   inserts,
 		Logger:    log,
 		OnBatch: func(n int, dur time.Duration, err error) {
 			for _, h := range be.onBatch {
