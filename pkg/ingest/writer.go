@@ -109,10 +109,11 @@ type Writer struct {
 	ins Inserter
 	o   WriterOptions
 
-	mu     sync.Mutex
-	queue  []*pending
-	depth  int // events in queue
-	closed bool
+	mu      sync.Mutex
+	queue   []*pending
+	depth   int // events in queue
+	running int // inserts in progress
+	closed  bool
 
 	wake chan struct{} // capacity 1: "the queue or closed changed"
 	done chan struct{} // closed when the writer goroutine exits
@@ -279,11 +280,14 @@ func (w *Writer) run() {
 		// holds everything that queued up in the meantime.
 		slots <- struct{}{}
 		w.mu.Lock()
-		for len(w.queue) == 0 {
-			if w.closed {
+		for len(w.queue) == 0 || (w.running > 0 && !w.closed && w.depth < w.o.MaxBatch/2) {
+			if len(w.queue) == 0 && w.closed {
 				w.mu.Unlock()
 				return
 			}
+			// Beside a running insert, another goes only once half a
+			// batch has queued (or the first is done): many small
+			// groups cost the engine more per event than they save.
 			w.mu.Unlock()
 			<-w.wake
 			w.mu.Lock()
@@ -306,11 +310,19 @@ func (w *Writer) run() {
 		clear(w.queue[rest:])
 		w.queue = w.queue[:rest]
 		w.depth -= n
+		w.running++
 		w.mu.Unlock()
 
 		flushing.Add(1)
 		go func() {
-			defer func() { <-slots; flushing.Done() }()
+			defer func() {
+				w.mu.Lock()
+				w.running--
+				w.mu.Unlock()
+				w.signal()
+				<-slots
+				flushing.Done()
+			}()
 			w.flush(taken, n)
 		}()
 	}

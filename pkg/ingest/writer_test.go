@@ -377,14 +377,14 @@ func TestFailureReason(t *testing.T) {
 	}
 }
 
-// TestWriterInsertsSideBySide: with Inserts 2, a second group goes to the
-// store while the first is still inserting, and an id sent in both is
-// stored once.
+// TestWriterInsertsSideBySide: with Inserts 2, a second group of at least
+// half a batch goes to the store while the first is still inserting, and
+// an id sent in both is stored once.
 func TestWriterInsertsSideBySide(t *testing.T) {
 	var g *gate
 	e := newEnv(t, envConfig{
 		insert: func(ins ingest.Inserter) ingest.Inserter { g = newGate(ins); return g },
-		wopts:  ingest.WriterOptions{Inserts: 2},
+		wopts:  ingest.WriterOptions{Inserts: 2, MaxBatch: 6},
 	})
 	shared := mkEvents(1, "shared")[0]
 	type answer struct {
@@ -426,5 +426,68 @@ func TestWriterInsertsSideBySide(t *testing.T) {
 	st, err := e.st.Stats(bg)
 	if err != nil || st.Events != 6 {
 		t.Fatalf("stored %d events (%v), want 6: the shared id once", st.Events, err)
+	}
+}
+
+// TestWriterSmallGroupWaitsBesideAnInsert: beside a running insert, a group
+// smaller than half a batch waits, gathering later requests, until the
+// insert ends or half a batch has queued: small groups cost the engine
+// more per event.
+func TestWriterSmallGroupWaitsBesideAnInsert(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		later int // events sent after the small request, while the first insert runs
+		side  bool
+	}{
+		{"small group waits for the first insert", 0, false},
+		{"half a batch goes beside it", 7, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var g *gate
+			e := newEnv(t, envConfig{
+				insert: func(ins ingest.Inserter) ingest.Inserter { g = newGate(ins); return g },
+				wopts:  ingest.WriterOptions{Inserts: 2, MaxBatch: 20},
+			})
+			errs := make(chan error, 3)
+			write := func(evs []event.Event) {
+				_, err := e.w.Write(bg, evs)
+				errs <- err
+			}
+			go write(mkEvents(1, "first"))
+			if n := <-g.entered; n != 1 {
+				t.Fatalf("first insert of %d events, want 1", n)
+			}
+			go write(mkEvents(3, "small"))
+			waitFor(t, "the small request to queue", func() bool { return e.w.QueueDepth() == 3 })
+			writes := 2
+			if tc.later > 0 {
+				go write(mkEvents(tc.later, "later"))
+				writes++
+			}
+			select {
+			case n := <-g.entered:
+				if !tc.side {
+					t.Fatalf("a group of %d events went beside the running insert", n)
+				}
+				if n != 3+tc.later {
+					t.Fatalf("second insert of %d events, want %d", n, 3+tc.later)
+				}
+			case <-time.After(200 * time.Millisecond):
+				if tc.side {
+					t.Fatal("half a batch waited for the running insert")
+				}
+			}
+			close(g.release)
+			if !tc.side {
+				if n := <-g.entered; n != 3 {
+					t.Fatalf("after the first insert, a group of %d events, want 3", n)
+				}
+			}
+			for range writes {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
 	}
 }
