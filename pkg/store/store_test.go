@@ -396,9 +396,10 @@ func TestSmallLimitsWithoutTimeRange(t *testing.T) {
 	})
 }
 
-// TestNoColumnStatistics: merges do not build per-column statistics (12
-// bytes per event at a day per partition) on any table of the store.
-func TestNoColumnStatistics(t *testing.T) {
+// TestTableSettings: every table of a new store skips column statistics
+// at merges, and the events table merges with the wider base that spares
+// its contexts repeated compression.
+func TestTableSettings(t *testing.T) {
 	db := storetest.DBName(t)
 	storetest.Embedded(t, store.Options{Database: db})
 	eng := storetest.EmbeddedEngine(t)
@@ -419,6 +420,9 @@ func TestNoColumnStatistics(t *testing.T) {
 		n++
 		if !strings.Contains(ddl, "auto_statistics_types = ''") {
 			t.Errorf("%s still builds statistics at merges: %s", name, ddl)
+		}
+		if want := name == "events"; strings.Contains(ddl, "merge_selector_base = 10") != want {
+			t.Errorf("%s: merge_selector_base = 10 is there: %v, want %v: %s", name, !want, want, ddl)
 		}
 	}
 	if n < 6 {
