@@ -122,9 +122,13 @@ type Result struct {
 	// IngestCPU is the CPU time per event the whole process (server,
 	// engine, and the load clients) used during the HTTP ingest: what
 	// the rate is made of, and whether the kernel took an unusual share.
-	IngestCPU           CPUPerEvent `json:"ingest_cpu_us_per_event"`
-	RawInsertEventsPerS float64     `json:"raw_insert_events_per_s"`
-	RawInsertEvents     int         `json:"raw_insert_events"`
+	IngestCPU CPUPerEvent `json:"ingest_cpu_us_per_event"`
+	// SearchIndex is the background build of the search index once the
+	// ingest's partitions settled: not part of the ingest's time, as in
+	// a running server, where it comes after a partition's day is over.
+	SearchIndex         SearchIndexResult `json:"search_index"`
+	RawInsertEventsPerS float64           `json:"raw_insert_events_per_s"`
+	RawInsertEvents     int               `json:"raw_insert_events"`
 
 	PostgresInsertEventsPerS *float64 `json:"postgres_insert_events_per_s"`
 	PostgresCopyEventsPerS   *float64 `json:"postgres_copy_events_per_s"`
@@ -154,6 +158,14 @@ type Result struct {
 	CPUs          int     `json:"cpus"`
 	StartedAt     string  `json:"started_at"`
 	DurationS     float64 `json:"duration_s"`
+}
+
+// SearchIndexResult is how long building the search index took, and its
+// CPU time per event (the whole process).
+type SearchIndexResult struct {
+	Partitions int         `json:"partitions"`
+	Seconds    float64     `json:"seconds"`
+	CPU        CPUPerEvent `json:"cpu_us_per_event"`
 }
 
 // CPUPerEvent is CPU time in microseconds per event, split by mode.
@@ -253,6 +265,16 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	} else if !done {
 		logf("merges still running after 2 minutes; measuring anyway")
 	}
+	user0, sys0 = cpuTime()
+	indexStart := time.Now()
+	parts, err := st.IndexSearch(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	user1, sys1 = cpuTime()
+	res.SearchIndex = SearchIndexResult{Partitions: parts, Seconds: time.Since(indexStart).Seconds(),
+		CPU: CPUPerEvent{User: perEvent(user1 - user0), System: perEvent(sys1 - sys0)}}
+	logf("search index: %d partitions in %.1f s, CPU %.1f µs/event user + %.1f system", parts, res.SearchIndex.Seconds, res.SearchIndex.CPU.User, res.SearchIndex.CPU.System)
 	sts, err := st.Stats(ctx)
 	if err != nil {
 		return nil, err

@@ -125,6 +125,10 @@ func WriteReport(w io.Writer, r *Result) {
 		fmt.Fprintf(w, "Ingest CPU (the whole process: server, engine and load clients): %.1f µs/event user + %.1f µs/event system, %.2f of %d CPUs busy\n",
 			cpu.User, cpu.System, (cpu.User+cpu.System)*r.IngestEventsPerS/1e6, r.CPUs)
 	}
+	if si := r.SearchIndex; si.Partitions > 0 {
+		fmt.Fprintf(w, "Search index, built after the ingest (as a server does once a partition settles): %d partitions in %.1f s, %.1f µs/event user + %.1f µs/event system\n",
+			si.Partitions, si.Seconds, si.CPU.User, si.CPU.System)
+	}
 	if len(r.LoadAvg) == 2 {
 		fmt.Fprintf(w, "Load average before / after the queries: %s / %s (on %d CPUs; more than that means other work shared the machine)\n", r.LoadAvg[0], r.LoadAvg[1], r.CPUs)
 	}

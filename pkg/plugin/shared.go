@@ -83,6 +83,9 @@ func acquireStore(ctx context.Context, st Settings, log *slog.Logger) (*sharedSt
 		QueueDepth:  w.QueueDepth,
 		Subscribers: hub.Subscribers,
 	})
+	go s.RunSearchIndex(bg, store.SearchIndexEvery, store.SearchIndexSettled, func(err error) {
+		log.Error("store: search index", "err", err)
+	})
 	ss := &sharedStore{key: key, eng: eng, store: s, writer: w, hub: hub, stop: stop, refs: 1}
 	shared[key] = ss
 	return ss, nil

@@ -52,3 +52,6 @@ func HotHeld(s *Store) int {
 func HotNewest(s *Store, f Filter, limit int) ([]event.Event, bool) {
 	return s.hot.newest(f, limit, time.Now())
 }
+
+// SearchCond is the engine's condition for a text search.
+func SearchCond(term string) string { return searchCond(term) }

@@ -216,6 +216,13 @@ var migrations = []migration{
 		}
 		return s
 	}},
+	{6, "n-gram index for search, and the record of where it is built", func(l layout) []string {
+		// Not materialized here: IndexSearch builds it in the background
+		// (see searchindex.go), on old databases as on new ones.
+		return append([]string{l.alterStorage("events", "ADD INDEX IF NOT EXISTS "+searchIndexDef)},
+			l.createTable(searchIndexedTable, "  partition_id String,\n  parts String,\n  indexed_at DateTime64(6, 'UTC') DEFAULT now64(6)",
+				"MergeTree", "ORDER BY (partition_id, indexed_at)")...)
+	}},
 }
 
 // LatestVersion is the schema version this build writes.
@@ -256,6 +263,10 @@ func (s *Store) migrate(ctx context.Context, target int) error {
 		}
 	}
 	if target == LatestVersion() {
+		var err error
+		if s.deferSearch, err = s.deferSearchIndex(ctx); err != nil {
+			return err
+		}
 		return s.applyTableSettings(ctx)
 	}
 	return nil
@@ -267,6 +278,8 @@ func (s *Store) migrate(ctx context.Context, target int) error {
 type tableSetting struct {
 	name, value string
 	rollups     bool // on the rollup tables too, not only on events
+	// deferredSearch: only where IndexSearch builds the search index.
+	deferredSearch bool
 }
 
 var tableSettings = []tableSetting{
@@ -274,7 +287,7 @@ var tableSettings = []tableSetting{
 	// (auto_statistics_types): about 190 KB per part, 12 bytes per event
 	// at a day per partition, and no read of ours uses them (the sorting
 	// key and partitions prune).
-	{"auto_statistics_types", "''", true},
+	{"auto_statistics_types", "''", true, false},
 	// A partition is an expiry day, and under load it gets an insert
 	// every fraction of a second. With the default base (5) every event's
 	// context was compressed again by several merges. At the bench's 10M
@@ -284,12 +297,17 @@ var tableSettings = []tableSetting{
 	// of the merging falls inside the timed ingest, 76.0k -> 77.8k. Reads
 	// stayed within the runs' noise (1M: by id 10 -> 9 ms, the others
 	// equal). The rollups are small and keep the default.
-	{"merge_selector_base", "10", false},
+	{"merge_selector_base", "10", false, false},
+	// Merges leave the search index to IndexSearch (see searchindex.go).
+	{"exclude_materialize_skip_indexes_on_merge", quote(searchIndexName), false, true},
 }
 
 // applyTableSettings sets tableSettings where they are missing.
 func (s *Store) applyTableSettings(ctx context.Context) error {
 	for _, ts := range tableSettings {
+		if ts.deferredSearch && !s.deferSearch {
+			continue
+		}
 		tables := []string{"events"}
 		if ts.rollups {
 			for _, r := range rollups {

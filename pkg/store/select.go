@@ -134,7 +134,7 @@ var searchColumns = []string{"action", "app", "user_name", "user_email",
 // rows left (ten times faster for "ticket #1234" over a million events).
 func searchCond(term string) string {
 	if !strings.Contains(term, " ") {
-		return anyColumnContains(term)
+		return "(" + strings.Join(append([]string{anyColumnContains(term)}, searchIndexConds(term)...), " AND ") + ")"
 	}
 	var pieces []string
 	for _, p := range strings.Split(term, " ") {
@@ -157,6 +157,7 @@ func searchCond(term string) string {
 		conds = append(conds, anyColumnContains(p))
 	}
 	conds = append(conds, containsFunc(term)+"("+searchText+", "+quote(term)+") > 0")
+	conds = append(conds, searchIndexConds(term)...)
 	return "(" + strings.Join(conds, " AND ") + ")"
 }
 
@@ -211,10 +212,12 @@ func hasLetter(s string) bool {
 	return strings.IndexFunc(s, func(r rune) bool { return unicode.SimpleFold(r) != r }) >= 0
 }
 
-// searchText is what free-text search looks through.
-const searchText = `concat(toString(action), ' ', toString(app), ' ', toString(user_name), ' ', toString(user_email), ' ',
- IPv6NumToString(client_ip), ' ', toString(object_model), ' ', object_name, ' ', toString(geo_city), ' ',
- toString(geo_country), ' ', context, ' ', diff)`
+// searchText is what free-text search looks through, and what the search
+// index (idx_search) is built over: a query must spell it exactly so for
+// the engine to use the index.
+const searchText = `concatWithSeparator(' ', toString(action), toString(app), toString(user_name), toString(user_email),
+ IPv6NumToString(client_ip), toString(object_model), object_name, toString(geo_city),
+ toString(geo_country), context, diff)`
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

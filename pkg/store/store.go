@@ -52,6 +52,11 @@ type Store struct {
 	// reader marks a Reader: it must not write (its hot tier is the
 	// writer's) nor close the engine.
 	reader bool
+	// deferSearch: inserts and merges leave the search index to
+	// IndexSearch, which keeps what it has seen of each partition's parts.
+	deferSearch bool
+	searchMu    sync.Mutex
+	searchSeen  map[string]partsSeen
 }
 
 // Open migrates the schema to the latest version and returns the store.
@@ -115,7 +120,7 @@ func (s *Store) Reader(limits Options) *Store {
 		opts.QueryTimeout = limits.QueryTimeout
 	}
 	opts.MaxMemory = limits.MaxMemory
-	return &Store{eng: s.eng, l: s.l, opts: opts, hot: s.hot, forceRaw: s.forceRaw, reader: true}
+	return &Store{eng: s.eng, l: s.l, opts: opts, hot: s.hot, forceRaw: s.forceRaw, reader: true, deferSearch: s.deferSearch}
 }
 
 // Engine returns the engine's name ("embedded" or "clickhouse").
@@ -321,6 +326,9 @@ func (s *Store) insertion(rows []byte) Insertion {
 // cluster the insert must reach the shards before we acknowledge it.
 func (s *Store) insertSettings() string {
 	set := "max_partitions_per_insert_block = 10000"
+	if s.deferSearch {
+		set += ", " + searchIndexSetting + " = " + quote(searchIndexName)
+	}
 	if s.l.cluster != "" {
 		set += ", distributed_foreground_insert = 1"
 	}

@@ -370,6 +370,9 @@ func (r *running) serve(ctx context.Context, tokenFile string) error {
 		src.Subscribers = r.hub.Subscribers
 	}
 	go metrics.Default().Track(ctx, 10*time.Second, src)
+	go r.store.RunSearchIndex(ctx, store.SearchIndexEvery, store.SearchIndexSettled, func(err error) {
+		r.log.Error("store: search index", "err", err)
+	})
 	if tokenFile != "" {
 		go r.reloadTokensOnHUP(ctx, tokenFile)
 	}
