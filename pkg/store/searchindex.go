@@ -197,9 +197,9 @@ func (s *Store) searchIndexDue(ctx context.Context, settled time.Duration) ([]du
 }
 
 // How often a server looks for partitions to index, and how long a
-// partition must go unwritten first: a partition is an expiry day, and it
-// takes events for about a day, while a build of a part that then takes
-// more is repeated by the merges that fold the new part in.
+// partition's parts must stay as they are first: a partition is an expiry
+// day and takes events for about a day, and each build of a partition that
+// then changes is work done again.
 const (
 	SearchIndexEvery   = time.Minute
 	SearchIndexSettled = 15 * time.Minute
