@@ -23,20 +23,9 @@ func (s *Store) DiskUsage(ctx context.Context) ([]TableUsage, error) {
 	}
 	q := "SELECT toString(table), toUInt64(sum(rows)), toUInt64(sum(bytes_on_disk)), toUInt64(count()) FROM " + parts +
 		" WHERE database = " + quote(s.l.db) + " AND active GROUP BY table ORDER BY sum(bytes_on_disk) DESC, table" + s.readSettings()
-	rows, err := s.eng.Query(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("store: disk usage: %w", err)
-	}
-	defer rows.Close()
-	var out []TableUsage
-	for rows.Next() {
-		var u TableUsage
-		if err := rows.Scan(&u.Table, &u.Rows, &u.Bytes, &u.Parts); err != nil {
-			return nil, fmt.Errorf("store: disk usage: %w", err)
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return queryRows(ctx, s.eng, "disk usage", q, func(r Rows, u *TableUsage) error {
+		return r.Scan(&u.Table, &u.Rows, &u.Bytes, &u.Parts)
+	})
 }
 
 // WaitForMerges waits until the engine has run no merge or mutation on
@@ -49,17 +38,9 @@ func (s *Store) WaitForMerges(ctx context.Context, timeout time.Duration) (bool,
 	q := "SELECT toUInt64((SELECT count() FROM system.merges WHERE database = " + quote(s.l.db) +
 		") + (SELECT count() FROM system.mutations WHERE database = " + quote(s.l.db) + " AND NOT is_done))" + s.readSettings()
 	for {
-		rows, err := s.eng.Query(ctx, q)
-		if err != nil {
-			return false, fmt.Errorf("store: wait for merges: %w", err)
-		}
 		var n uint64
-		if rows.Next() {
-			err = rows.Scan(&n)
-		}
-		rows.Close()
-		if err != nil {
-			return false, fmt.Errorf("store: wait for merges: %w", err)
+		if err := queryRow(ctx, s.eng, "wait for merges", q, &n); err != nil {
+			return false, err
 		}
 		switch {
 		case n > 0:

@@ -277,22 +277,13 @@ func (s *Store) GeoPoints(ctx context.Context, f Filter, limit int) ([]GeoPoint,
 	q := "SELECT lat, lon, toString(city), toString(cc), toString(any(country)), toUInt64(sum(c)) AS total, toString(argMin(a, (-toInt64(c), a))) FROM (" +
 		"SELECT lat, lon, city, cc, any(country) AS country, a, sum(c) AS c FROM (" + u + ") GROUP BY lat, lon, city, cc, a" +
 		") GROUP BY lat, lon, city, cc ORDER BY total DESC, cc, city, lat, lon LIMIT " + intLit(int64(limit)) + s.readSettings()
-	rows, err := s.eng.Query(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("store: geo points: %w", err)
-	}
-	defer rows.Close()
-	var out []GeoPoint
-	for rows.Next() {
-		var p GeoPoint
+	out, err := queryRows(ctx, s.eng, "geo points", q, func(r Rows, p *GeoPoint) error {
 		var c uint64
-		if err := rows.Scan(&p.Lat, &p.Lon, &p.City, &p.CountryCode, &p.Country, &c, &p.TopAction); err != nil {
-			return nil, fmt.Errorf("store: geo points: %w", err)
-		}
+		err := r.Scan(&p.Lat, &p.Lon, &p.City, &p.CountryCode, &p.Country, &c, &p.TopAction)
 		p.Count = int64(c)
-		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: geo points: %w", err)
 	}
 	return out, nil
@@ -325,29 +316,16 @@ func (s *Store) TopGroups(ctx context.Context, f Filter, dim Dimension, n int) (
 	}
 	q := "SELECT toString(g_), toUInt64(sum(c_)) AS c, toUInt64(uniqExactIf(u_, u_ != '')), toInt64(toUnixTimestamp64Milli(min(mn_))), " +
 		"toInt64(toUnixTimestamp64Milli(max(mx_))) FROM (" + u + ") GROUP BY g_ ORDER BY c DESC, g_ LIMIT " + intLit(int64(n)) + s.readSettings()
-	rows, err := s.eng.Query(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("store: top groups: %w", err)
-	}
-	defer rows.Close()
-	var out []Group
-	for rows.Next() {
+	return queryRows(ctx, s.eng, "top groups", q, func(r Rows, g *Group) error {
 		var (
-			g           Group
 			c, u        uint64
 			first, last int64
 		)
-		if err := rows.Scan(&g.Name, &c, &u, &first, &last); err != nil {
-			return nil, fmt.Errorf("store: top groups: %w", err)
-		}
+		err := r.Scan(&g.Name, &c, &u, &first, &last)
 		g.Count, g.Users = int64(c), int64(u)
 		g.FirstSeen, g.LastSeen = time.UnixMilli(first).UTC(), time.UnixMilli(last).UTC()
-		out = append(out, g)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: top groups: %w", err)
-	}
-	return out, nil
+		return err
+	})
 }
 
 // MaxValues caps Values.
@@ -374,23 +352,11 @@ func (s *Store) Values(ctx context.Context, tenant string, field Dimension, pref
 		outer += " AND startsWith(lowerUTF8(v_), lowerUTF8(" + quote(prefix) + "))"
 	}
 	q := "SELECT toString(v_) FROM (" + u + ")" + outer + " GROUP BY v_ ORDER BY sum(c_) DESC, v_ LIMIT " + intLit(int64(limit)) + s.readSettings()
-	rows, err := s.eng.Query(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("store: values of %s: %w", field, err)
+	out, err := queryRows(ctx, s.eng, "values of "+field.String(), q, func(r Rows, v *string) error { return r.Scan(v) })
+	if out == nil && err == nil {
+		out = []string{} // an empty list, not null, for pickers
 	}
-	defer rows.Close()
-	out := []string{}
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, fmt.Errorf("store: values of %s: %w", field, err)
-		}
-		out = append(out, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: values of %s: %w", field, err)
-	}
-	return out, nil
+	return out, err
 }
 
 // carriesChange selects events that say what changed: a diff (native or

@@ -317,3 +317,44 @@ func stringEnd(b []byte, i int) (int, error) {
 	}
 	return 0, fmt.Errorf("unterminated string")
 }
+
+// queryRows runs q and returns its rows, each read by scan. Errors say
+// what the read was for ("store: what: …").
+func queryRows[T any](ctx context.Context, eng Engine, what, q string, scan func(Rows, *T) error) ([]T, error) {
+	rows, err := eng.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := scan(rows, &v); err != nil {
+			return nil, fmt.Errorf("store: %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// queryRow runs q and scans its first row into dest; a result without
+// rows leaves dest as it is.
+func queryRow(ctx context.Context, eng Engine, what, q string, dest ...any) error {
+	rows, err := eng.Query(ctx, q)
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	defer rows.Close()
+	if rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("store: %s: %w", what, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	return nil
+}

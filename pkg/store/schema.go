@@ -324,22 +324,9 @@ func (s *Store) applyTableSettings(ctx context.Context) error {
 		q := "SELECT toString(name) FROM system.tables WHERE database = " + quote(s.l.db) + " AND name IN (" + strings.Join(names, ", ") + ")" +
 			" AND position(create_table_query, " + quote(ts.name) + ") = 0" +
 			" AND (SELECT count() FROM system.merge_tree_settings WHERE name = " + quote(ts.name) + ") > 0"
-		rows, err := s.eng.Query(ctx, q)
+		todo, err := queryRows(ctx, s.eng, "read table settings", q, func(r Rows, name *string) error { return r.Scan(name) })
 		if err != nil {
-			return fmt.Errorf("store: read table settings: %w", err)
-		}
-		var todo []string
-		for rows.Next() {
-			var name string
-			if err := rows.Scan(&name); err != nil {
-				rows.Close()
-				return fmt.Errorf("store: read table settings: %w", err)
-			}
-			todo = append(todo, name)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("store: read table settings: %w", err)
+			return err
 		}
 		for _, name := range todo {
 			stmt := fmt.Sprintf("ALTER TABLE %s.%s%s MODIFY SETTING %s = %s", ident(s.l.db), ident(name), s.l.onCluster(), ts.name, ts.value)
@@ -353,16 +340,7 @@ func (s *Store) applyTableSettings(ctx context.Context) error {
 
 // SchemaVersion returns the newest applied migration, 0 for a new database.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
-	rows, err := s.eng.Query(ctx, "SELECT toInt64(max(version)) FROM "+s.versionTable())
-	if err != nil {
-		return 0, fmt.Errorf("store: read schema version: %w", err)
-	}
-	defer rows.Close()
 	var v int64
-	if rows.Next() {
-		if err := rows.Scan(&v); err != nil {
-			return 0, fmt.Errorf("store: read schema version: %w", err)
-		}
-	}
-	return int(v), rows.Err()
+	err := queryRow(ctx, s.eng, "read schema version", "SELECT toInt64(max(version)) FROM "+s.versionTable(), &v)
+	return int(v), err
 }

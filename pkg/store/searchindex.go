@@ -52,18 +52,9 @@ func (s *Store) deferSearchIndex(ctx context.Context) (bool, error) {
 	if s.l.cluster != "" {
 		return false, nil
 	}
-	rows, err := s.eng.Query(ctx, "SELECT toUInt64(count()) FROM system.settings WHERE name = "+quote(searchIndexSetting))
-	if err != nil {
-		return false, fmt.Errorf("store: look up %s: %w", searchIndexSetting, err)
-	}
-	defer rows.Close()
 	var n uint64
-	if rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			return false, fmt.Errorf("store: look up %s: %w", searchIndexSetting, err)
-		}
-	}
-	return n > 0, rows.Err()
+	err := queryRow(ctx, s.eng, "look up "+searchIndexSetting, "SELECT toUInt64(count()) FROM system.settings WHERE name = "+quote(searchIndexSetting), &n)
+	return n > 0, err
 }
 
 // IndexSearch builds the search index in every partition of the events
@@ -118,19 +109,12 @@ func (s *Store) waitSearchIndex(ctx context.Context) error {
 	q := "SELECT toUInt64(count()), anyIf(latest_fail_reason, latest_fail_reason != '') FROM system.mutations WHERE database = " + quote(s.l.db) +
 		" AND table = 'events' AND NOT is_done AND position(command, " + quote(searchIndexName) + ") > 0" + s.readSettings()
 	for {
-		rows, err := s.eng.Query(ctx, q)
-		if err != nil {
-			return fmt.Errorf("store: wait for the search index: %w", err)
-		}
 		var n uint64
 		var reason string
-		if rows.Next() {
-			err = rows.Scan(&n, &reason)
+		if err := queryRow(ctx, s.eng, "wait for the search index", q, &n, &reason); err != nil {
+			return err
 		}
-		rows.Close()
 		switch {
-		case err != nil:
-			return fmt.Errorf("store: wait for the search index: %w", err)
 		case n == 0:
 			return nil
 		case reason != "":
@@ -161,21 +145,11 @@ func (s *Store) searchIndexDue(ctx context.Context, settled time.Duration) ([]du
 		" FROM system.parts WHERE database = " + quote(s.l.db) + " AND table = 'events' AND active GROUP BY partition_id) AS p" +
 		" LEFT JOIN (SELECT partition_id, argMax(parts, indexed_at) AS done FROM " + s.l.table(searchIndexedTable) + " GROUP BY partition_id) AS d" +
 		" ON p.partition_id = d.partition_id WHERE p.parts != d.done ORDER BY p.partition_id" + s.readSettings() + ", join_use_nulls = 0"
-	rows, err := s.eng.Query(ctx, q)
+	all, err := queryRows(ctx, s.eng, "find partitions for the search index", q, func(r Rows, p *duePartition) error {
+		return r.Scan(&p.id, &p.parts)
+	})
 	if err != nil {
-		return nil, fmt.Errorf("store: find partitions for the search index: %w", err)
-	}
-	defer rows.Close()
-	var all []duePartition
-	for rows.Next() {
-		var p duePartition
-		if err := rows.Scan(&p.id, &p.parts); err != nil {
-			return nil, fmt.Errorf("store: find partitions for the search index: %w", err)
-		}
-		all = append(all, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: find partitions for the search index: %w", err)
+		return nil, err
 	}
 	now := time.Now()
 	s.searchMu.Lock()

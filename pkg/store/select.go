@@ -388,21 +388,8 @@ func (s *Store) getWhere(ctx context.Context, c []string) (*event.Event, error) 
 }
 
 func (s *Store) queryEvents(ctx context.Context, q string) ([]event.Event, error) {
-	rows, err := s.eng.Query(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("store: select events: %w", err)
-	}
-	defer rows.Close()
-	var out []event.Event
-	for rows.Next() {
-		e, err := scanEvent(rows)
-		if err != nil {
-			return nil, fmt.Errorf("store: select events: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: select events: %w", err)
-	}
-	return out, nil
+	return queryRows(ctx, s.eng, "select events", q, func(r Rows, e *event.Event) (err error) {
+		*e, err = scanEvent(r)
+		return err
+	})
 }

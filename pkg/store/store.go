@@ -96,18 +96,11 @@ func openAt(ctx context.Context, eng Engine, opts Options, version int) (*Store,
 func (s *Store) newestTime(ctx context.Context) (time.Time, error) {
 	// Without the read limits: they guard users' queries, and a store
 	// that cannot open would be worse than one slow read.
-	rows, err := s.eng.Query(ctx, "SELECT toUnixTimestamp64Milli(max(time)) FROM "+s.l.table("events"))
-	if err != nil {
-		return time.Time{}, fmt.Errorf("store: newest time: %w", err)
-	}
-	defer rows.Close()
 	var ms int64
-	if rows.Next() {
-		if err := rows.Scan(&ms); err != nil {
-			return time.Time{}, fmt.Errorf("store: newest time: %w", err)
-		}
+	if err := queryRow(ctx, s.eng, "newest time", "SELECT toUnixTimestamp64Milli(max(time)) FROM "+s.l.table("events"), &ms); err != nil {
+		return time.Time{}, err
 	}
-	return time.UnixMilli(ms).UTC(), rows.Err()
+	return time.UnixMilli(ms).UTC(), nil
 }
 
 // Reader returns a store for reads under other query limits (the
@@ -532,20 +525,7 @@ func (s *Store) expiredPartitions(ctx context.Context, tables []string) ([][2]st
 	q := "SELECT DISTINCT toString(table), toString(partition_id) FROM system.parts WHERE database = " + quote(s.l.db) +
 		" AND table IN " + quoteList(tables) + " AND active AND delete_ttl_info_min > toDateTime(0) AND delete_ttl_info_min <= now()" +
 		" ORDER BY 1, 2" + s.readSettings()
-	rows, err := s.eng.Query(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("store: find expired parts: %w", err)
-	}
-	defer rows.Close()
-	var out [][2]string
-	for rows.Next() {
-		var t, p string
-		if err := rows.Scan(&t, &p); err != nil {
-			return nil, fmt.Errorf("store: find expired parts: %w", err)
-		}
-		out = append(out, [2]string{t, p})
-	}
-	return out, rows.Err()
+	return queryRows(ctx, s.eng, "find expired parts", q, func(r Rows, tp *[2]string) error { return r.Scan(&tp[0], &tp[1]) })
 }
 
 // deleteExpired deletes expired events, of one partition or ("") all.
@@ -594,15 +574,5 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	q := "SELECT toUInt64(count()), (SELECT toUInt64(sum(bytes_on_disk)) FROM " + parts +
 		" WHERE database = " + quote(s.l.db) + " AND table = " + quote(storage) + " AND active) FROM " +
 		s.l.table("events") + s.readSettings()
-	rows, err := s.eng.Query(ctx, q)
-	if err != nil {
-		return st, fmt.Errorf("store: stats: %w", err)
-	}
-	defer rows.Close()
-	if rows.Next() {
-		if err := rows.Scan(&st.Events, &st.Bytes); err != nil {
-			return st, fmt.Errorf("store: stats: %w", err)
-		}
-	}
-	return st, rows.Err()
+	return st, queryRow(ctx, s.eng, "stats", q, &st.Events, &st.Bytes)
 }
