@@ -22,6 +22,7 @@ import (
 
 	"github.com/auditlog/auditlog/pkg/demo"
 	"github.com/auditlog/auditlog/pkg/event"
+	"github.com/auditlog/auditlog/pkg/ingest"
 	"github.com/auditlog/auditlog/pkg/store"
 )
 
@@ -39,7 +40,7 @@ type Config struct {
 	Batch   int // events per request (default 5,000)
 
 	RawInsertMax   int // events for raw_insert_events_per_s (default min(Events, 1,000,000))
-	RawInsertBatch int // events per store.Insert (default 20,000, the ingest writer's largest batch)
+	RawInsertBatch int // events per store.Insert (default ingest.DefaultMaxBatch, the ingest writer's largest batch)
 
 	Runs        int           // timed runs per query (default 20)
 	QueryBudget time.Duration // a query stops repeating after this, once it has 3 runs (default 10 s)
@@ -80,7 +81,7 @@ func (c Config) Defaults() Config {
 	def(&c.Clients, 8)
 	def(&c.Batch, 5000)
 	def(&c.RawInsertMax, min(c.Events, 1_000_000))
-	def(&c.RawInsertBatch, 20_000)
+	def(&c.RawInsertBatch, ingest.DefaultMaxBatch)
 	def(&c.Runs, 20)
 	defd(&c.QueryBudget, 10*time.Second)
 	def(&c.PGInsertMax, 20_000)

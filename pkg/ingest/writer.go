@@ -65,14 +65,22 @@ func FailureReason(err error) string {
 	return ""
 }
 
+// DefaultMaxBatch is the most events a Writer puts in one insert unless
+// told otherwise (see WriterOptions.MaxBatch).
+const DefaultMaxBatch = 50_000
+
 // WriterOptions tune a Writer. Zero values take the defaults.
 type WriterOptions struct {
 	// QueueSize bounds the events waiting for the writer (default 100,000).
 	// A request that would overflow it gets ErrQueueFull, unless the queue
 	// is empty, so that one request larger than the queue still gets in.
 	QueueSize int
-	// MaxBatch bounds the events of one insert (default 20,000). Requests
-	// are never split, so one larger request is inserted on its own.
+	// MaxBatch bounds the events of one insert (default DefaultMaxBatch). Requests
+	// are never split, so one larger request is inserted on its own. The
+	// engine's cost per event falls with the size of an insert (it writes
+	// a part per table and partition, and runs the rollups' views, per
+	// insert): 50,000 against 20,000 took the CPU of an HTTP ingest of 1M
+	// events from 17.2 to 15.3 µs per event (10M: 24 to 22).
 	MaxBatch int
 	// InsertTimeout bounds one insert (default 1 minute).
 	InsertTimeout time.Duration
@@ -169,7 +177,7 @@ func NewWriter(ins Inserter, o WriterOptions) *Writer {
 		o.QueueSize = 100_000
 	}
 	if o.MaxBatch <= 0 {
-		o.MaxBatch = 20_000
+		o.MaxBatch = DefaultMaxBatch
 	}
 	if o.InsertTimeout <= 0 {
 		o.InsertTimeout = time.Minute

@@ -55,3 +55,7 @@ func HotNewest(s *Store, f Filter, limit int) ([]event.Event, bool) {
 
 // SearchCond is the engine's condition for a text search.
 func SearchCond(term string) string { return searchCond(term) }
+
+// DeferSearch makes a store opened at an older version build the search
+// index as one at that version did (OpenAt leaves it off).
+func DeferSearch(s *Store) { s.deferSearch = true }

@@ -26,7 +26,7 @@ func TestSearchIndexConds(t *testing.T) {
 	} {
 		var got []string
 		for _, c := range searchIndexConds(tc.term) {
-			prefix := searchText + " LIKE "
+			prefix := searchIndexText + " LIKE "
 			if len(c) < len(prefix) || c[:len(prefix)] != prefix {
 				t.Fatalf("%q: %q is not a LIKE on the search text", tc.term, c)
 			}

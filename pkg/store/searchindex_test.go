@@ -195,3 +195,65 @@ func TestRunSearchIndex(t *testing.T) {
 		t.Fatal("the background builder did not stop with its context")
 	}
 }
+
+// TestSearchIndexMigration: a database whose version 6 index was built
+// (over the text as it is) gets the index over the collapsed text at
+// version 7, built again in every partition, after which a search prunes.
+func TestSearchIndexMigration(t *testing.T) {
+	eng := storetest.EmbeddedEngine(t)
+	db := storetest.DBName(t)
+	opts := store.Options{Database: db, HotBytes: -1}
+	old, err := store.OpenAt(ctx, eng, opts, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eng.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`") })
+	now := time.Now().UTC()
+	const n = 30_000
+	evs := demo.Generate(5, n, now.Add(-3*24*time.Hour), now.Add(-time.Hour))
+	for i := range evs {
+		event.Normalize(&evs[i], now)
+		event.Retention{}.Apply(&evs[i])
+	}
+	evs[n/2].Context = json.RawMessage(`{"note":"ticket #90817 closed"}`)
+	mustInsert(t, old, evs...)
+	store.DeferSearch(old)
+	built, err := old.IndexSearch(ctx, 0)
+	if err != nil || built < 3 {
+		t.Fatalf("version 6 built its index in %d partitions (%v), want the 3 days' at least", built, err)
+	}
+
+	s, err := store.Open(ctx, eng, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expr string
+	rows, err := eng.Query(ctx, "SELECT toString(expr) FROM system.data_skipping_indices WHERE database = '"+db+"' AND table = 'events' AND name = 'idx_search'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		if err := rows.Scan(&expr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows.Close()
+	if !strings.HasPrefix(expr, "replaceRegexpAll(") {
+		t.Fatalf("idx_search after the migration is over %q, want the collapsed text", expr)
+	}
+	const term = "ticket #90817"
+	if left, all := granules(t, eng, db, term); left != all {
+		t.Fatalf("before the new index is built %d of %d granules are left, want all", left, all)
+	}
+	rebuilt, err := s.IndexSearch(ctx, 0)
+	if err != nil || rebuilt != built {
+		t.Fatalf("after the migration %d partitions were built (%v), want all %d again", rebuilt, err, built)
+	}
+	if left, all := granules(t, eng, db, term); left > all/3 {
+		t.Fatalf("the new index leaves %d of %d granules to read", left, all)
+	}
+	got, err := s.Events(ctx, store.Filter{Search: term}, 10)
+	if err != nil || len(got) != 1 || got[0].ID != evs[n/2].ID {
+		t.Fatalf("search after the migration: %v, %v", got, err)
+	}
+}

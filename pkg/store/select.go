@@ -365,21 +365,24 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (*event.Event, error
 		return nil, err
 	}
 	if t, ok := event.TimeFromID(id); ok && !t.Before(event.MinTime) && t.Before(event.MaxTime) {
-		e, err := s.getWhere(ctx, append(slices.Clone(c), "time = "+timeLit(t)))
+		// The sorting key finds the id's time in one granule or two, where
+		// the id's skip indexes could only add their reading.
+		e, err := s.getWhere(ctx, append(slices.Clone(c), "time = "+timeLit(t)), ", use_skip_indexes = 0")
 		if e != nil || err != nil {
 			return e, err
 		}
 		c = append(c, idTimeExpr+" = "+timeLit(t))
 	}
-	return s.getWhere(ctx, c)
+	return s.getWhere(ctx, c, "")
 }
 
-// getWhere reads the first event meeting every condition of c.
-func (s *Store) getWhere(ctx context.Context, c []string) (*event.Event, error) {
+// getWhere reads the first event meeting every condition of c, with more
+// settings (", name = value", or empty).
+func (s *Store) getWhere(ctx context.Context, c []string, settings string) (*event.Event, error) {
 	// No ORDER BY: Insert keeps an id once per tenant, and sorting would
 	// make the engine read every candidate row first (twice the time).
 	q := "SELECT " + eventColumnsSelect + " FROM " + s.l.table("events") + " WHERE " + strings.Join(c, " AND ") +
-		" LIMIT 1" + s.readSettingsThreads(1)
+		" LIMIT 1" + s.readSettingsThreads(1) + settings
 	evs, err := s.queryEvents(ctx, q)
 	if err != nil || len(evs) == 0 {
 		return nil, err

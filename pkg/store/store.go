@@ -318,7 +318,12 @@ func (s *Store) insertion(rows []byte) Insertion {
 // insertSettings: a historical import spans many expiry days; on a
 // cluster the insert must reach the shards before we acknowledge it.
 func (s *Store) insertSettings() string {
-	set := "max_partitions_per_insert_block = 10000"
+	// optimize_on_insert = 0: the engine would otherwise run every insert
+	// through the ReplacingMergeTree merge to drop rows sharing a sorting
+	// key, copying every column once more; Insert already keeps an id once
+	// per tenant, and the rollups' views group their rows themselves
+	// (20,000 bench events: 123 -> 105 ms in the engine).
+	set := "max_partitions_per_insert_block = 10000, optimize_on_insert = 0"
 	if s.deferSearch {
 		set += ", " + searchIndexSetting + " = " + quote(searchIndexName)
 	}
