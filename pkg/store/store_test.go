@@ -398,7 +398,8 @@ func TestSmallLimitsWithoutTimeRange(t *testing.T) {
 
 // TestTableSettings: every table of a new store skips column statistics
 // at merges, and the events table merges with the wider base that spares
-// its contexts repeated compression, and leaves the search index out.
+// its contexts repeated compression, prewarms the mark cache, and leaves
+// the search index out.
 func TestTableSettings(t *testing.T) {
 	db := storetest.DBName(t)
 	storetest.Embedded(t, store.Options{Database: db})
@@ -423,6 +424,9 @@ func TestTableSettings(t *testing.T) {
 		}
 		if want := name == "events"; strings.Contains(ddl, "merge_selector_base = 10") != want {
 			t.Errorf("%s: merge_selector_base = 10 is there: %v, want %v: %s", name, !want, want, ddl)
+		}
+		if want := name == "events"; strings.Contains(ddl, "prewarm_mark_cache = 1") != want {
+			t.Errorf("%s: inserts and merges load their marks: %v, want %v: %s", name, !want, want, ddl)
 		}
 		if want := name == "events"; strings.Contains(ddl, "exclude_materialize_skip_indexes_on_merge = 'idx_search'") != want {
 			t.Errorf("%s: merges leave out the search index: %v, want %v: %s", name, !want, want, ddl)
