@@ -47,6 +47,18 @@ func granules(t *testing.T, eng store.Engine, db, term string) (left, all int) {
 	return 0, 0
 }
 
+// demoDays is n demo events over the days before now (up to an hour
+// ago), ready to insert as ingest would have them.
+func demoDays(seed int64, n, days int, now time.Time) []event.Event {
+	evs := demo.Generate(seed, n, now.Add(-time.Duration(days)*24*time.Hour), now.Add(-time.Hour))
+	for i := range evs {
+		event.Normalize(&evs[i], now)
+		event.Retention{}.Apply(&evs[i])
+		evs[i].ReceivedAt = now
+	}
+	return evs
+}
+
 // TestSearchIndex: inserts leave the search index out, so a search for a
 // rare number reads every row; IndexSearch builds it in the partitions that
 // have settled, after which the same search finds the same events reading
@@ -62,12 +74,7 @@ func TestSearchIndex(t *testing.T) {
 
 	now := time.Now().UTC()
 	const n = 60_000
-	evs := demo.Generate(3, n, now.Add(-6*24*time.Hour), now.Add(-time.Hour))
-	for i := range evs {
-		event.Normalize(&evs[i], now)
-		event.Retention{}.Apply(&evs[i])
-		evs[i].ReceivedAt = now
-	}
+	evs := demoDays(3, n, 6, now)
 	evs[n/3].Context = json.RawMessage(`{"note":"refund ref #4242-77 approved"}`)
 	evs[2*n/3].Object.Name = "REF #4242-77"
 	for i := 0; i < n; i += 20_000 {
@@ -208,13 +215,8 @@ func TestSearchIndexMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = eng.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`") })
-	now := time.Now().UTC()
 	const n = 30_000
-	evs := demo.Generate(5, n, now.Add(-3*24*time.Hour), now.Add(-time.Hour))
-	for i := range evs {
-		event.Normalize(&evs[i], now)
-		event.Retention{}.Apply(&evs[i])
-	}
+	evs := demoDays(5, n, 3, time.Now().UTC())
 	evs[n/2].Context = json.RawMessage(`{"note":"ticket #90817 closed"}`)
 	mustInsert(t, old, evs...)
 	store.DeferSearch(old)
