@@ -141,6 +141,13 @@ func TestWriterGroupsConcurrentRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// OnStored runs after the requests are answered: the last insert's
+	// may still be on its way.
+	waitFor(t, "OnStored to see every event", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return storedN >= 51
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	if fmt.Sprint(sizes) != "[1 25 25]" {
