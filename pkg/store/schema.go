@@ -223,7 +223,7 @@ var migrations = []migration{
 			l.createTable(searchIndexedTable, "  partition_id String,\n  parts String,\n  indexed_at DateTime64(6, 'UTC') DEFAULT now64(6)",
 				"MergeTree", "ORDER BY (partition_id, indexed_at)")...)
 	}},
-	{7, "search index over the text with letters collapsed; denser codecs for id and diff", func(l layout) []string {
+	{7, "search index over the text with letters as x; denser codecs for id and diff", func(l layout) []string {
 		// The index changes its expression (see searchIndexText): the old
 		// one goes, and with it the record of where it was built, so that
 		// IndexSearch builds the new one everywhere.
