@@ -19,7 +19,7 @@ func InsertRowsOf(evs []event.Event, format string) []byte {
 	var body []byte
 	for i := range evs {
 		if format == "RowBinary" {
-			body = appendRowBinary(body, &evs[i])
+			body, _ = appendRowBinary(body, &evs[i])
 		} else {
 			body = appendRow(body, &evs[i])
 		}

@@ -61,8 +61,8 @@ func hotLess(a, b *hotEvent) int {
 
 // newHotEvent is e, just stored under the canonical id and key, as the
 // tier holds it.
-func newHotEvent(e *event.Event, id, key string) *hotEvent {
-	he := &hotEvent{e: storedForm(e, id), key: key}
+func newHotEvent(e *event.Event, id, key string, w written) *hotEvent {
+	he := &hotEvent{e: storedForm(e, id, w), key: key}
 	he.size = hotSize(&he.e)
 	return he
 }
@@ -230,9 +230,10 @@ func cloneEvent(e *event.Event) event.Event {
 // storedForm is the event as the engine returns it after Insert: times
 // cut to the column's precision, the id as the engine prints a UUID, the
 // IP as the IPv6 column gives it back, invalid UTF-8 replaced, and the
-// diff as its JSON reads back. TestHotTierMatchesEngine checks it against
-// the engine.
-func storedForm(e *event.Event, id string) event.Event {
+// diff as its JSON reads back. w is what the insert's row said of the
+// event: text went in as it was unless w.replaced, and the diff as w.diff.
+// TestHotTierMatchesEngine checks it against the engine.
+func storedForm(e *event.Event, id string, w written) event.Event {
 	s := *e
 	s.ID = id
 	s.Time = e.Time.UTC().Truncate(time.Millisecond)
@@ -244,30 +245,32 @@ func storedForm(e *event.Event, id string) event.Event {
 			s.ClientIP = a16.Unmap().String()
 		}
 	}
+	text := func(v string) string { return v }
+	if w.replaced {
+		text = validUTF8
+	}
 	for _, p := range []*string{&s.Tenant, &s.Action, &s.App, &s.Severity, &s.User.ID, &s.User.Username, &s.User.Email,
 		&s.Object.App, &s.Object.Model, &s.Object.PK, &s.Object.Name} {
-		*p = validUTF8(*p)
+		*p = text(*p)
 	}
-	switch {
-	case len(e.Context) == 0:
+	if len(e.Context) == 0 {
 		s.Context = nil
-	case !utf8.Valid(e.Context):
+	} else if w.replaced {
 		s.Context = json.RawMessage(validUTF8(bytesString(e.Context)))
 	}
 	s.Diff = nil
-	if len(e.Diff) > 0 {
-		b, _ := json.Marshal(e.Diff)
-		_ = json.Unmarshal([]byte(validUTF8(string(b))), &s.Diff)
+	if len(w.diff) > 0 {
+		_ = json.Unmarshal([]byte(text(bytesString(w.diff))), &s.Diff)
 	}
 	s.Geo, s.ASN = nil, nil
 	if e.Geo != nil && *e.Geo != (event.Geo{}) {
 		g := *e.Geo
-		g.Country, g.CountryCode, g.City, g.Continent = validUTF8(g.Country), validUTF8(g.CountryCode), validUTF8(g.City), validUTF8(g.Continent)
+		g.Country, g.CountryCode, g.City, g.Continent = text(g.Country), text(g.CountryCode), text(g.City), text(g.Continent)
 		s.Geo = &g
 	}
 	if e.ASN != nil && *e.ASN != (event.ASN{}) {
 		a := *e.ASN
-		a.Org, a.Network = validUTF8(a.Org), validUTF8(a.Network)
+		a.Org, a.Network = text(a.Org), text(a.Network)
 		s.ASN = &a
 	}
 	return s

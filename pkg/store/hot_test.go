@@ -30,10 +30,13 @@ func hotData(t *testing.T, s *store.Store, now time.Time) []event.Event {
 	odd.Context = json.RawMessage(`{"note":"Ticket #42 \xfe"}`)
 	odd.Diff = map[string]event.Change{"email": {Old: json.RawMessage(`"a@x"`), New: json.RawMessage(`"b@x"`)}}
 	odd.Geo = &event.Geo{}
+	// Invalid UTF-8 in the diff alone.
+	badDiff := mkEvent("model_updated", "bob", now.Add(-90*time.Second))
+	badDiff.Diff = map[string]event.Change{"name": {Old: json.RawMessage("\"old \xff\""), New: json.RawMessage(`"new"`)}}
 	other := mkEvent("login", "alice", now.Add(-2*time.Minute))
 	other.Tenant = "acme"
 	other.ClientIP = "2001:db8::7"
-	evs = append(evs, odd, other)
+	evs = append(evs, odd, badDiff, other)
 	if res := mustInsert(t, s, evs...); res.Inserted != len(evs) {
 		t.Fatalf("inserted %d of %d", res.Inserted, len(evs))
 	}

@@ -50,31 +50,33 @@ var insertColumns, insertStructure = func() (string, string) {
 // little-endian, so the engine's share of an insert is about half of
 // what TabSeparated costs, and ours is a copy. Validate has checked
 // what the columns need (a UUID id, an IP without zone, times in range).
-func appendRowBinary(b []byte, e *event.Event) []byte {
+// It also returns what the hot tier's copy needs to know of the row
+// (see storedForm), so that the copy does not check and encode it again.
+func appendRowBinary(b []byte, e *event.Event) ([]byte, written) {
+	var w rowWriter
 	b = appendUUID(b, e.ID)
 	b = binary.LittleEndian.AppendUint64(b, uint64(e.Time.UnixMilli()))
 	b = binary.LittleEndian.AppendUint64(b, uint64(e.ReceivedAt.UnixMilli()))
 	b = binary.LittleEndian.AppendUint32(b, dateTime32(e.Expires))
 	for _, v := range [...]string{e.Tenant, e.Action, e.App, e.Severity, e.User.ID, e.User.Username, e.User.Email} {
-		b = appendBinaryStr(b, v)
+		b = w.str(b, v)
 	}
 	b = appendIPv6(b, e.ClientIP)
 	for _, v := range [...]string{e.Object.App, e.Object.Model, e.Object.PK, e.Object.Name} {
-		b = appendBinaryStr(b, v)
+		b = w.str(b, v)
 	}
 	// Viewed, not copied: the context is most of an event's bytes.
-	b = appendBinaryStr(b, bytesString(e.Context))
-	var diff []byte
+	b = w.str(b, bytesString(e.Context))
 	if len(e.Diff) > 0 {
-		diff, _ = json.Marshal(e.Diff)
+		w.diff, _ = json.Marshal(e.Diff)
 	}
-	b = appendBinaryStr(b, bytesString(diff))
+	b = w.str(b, bytesString(w.diff))
 	var geo event.Geo
 	if e.Geo != nil {
 		geo = *e.Geo
 	}
 	for _, v := range [...]string{geo.Country, geo.CountryCode, geo.City, geo.Continent} {
-		b = appendBinaryStr(b, v)
+		b = w.str(b, v)
 	}
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(geo.Lat))
 	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(geo.Lon))
@@ -83,8 +85,24 @@ func appendRowBinary(b []byte, e *event.Event) []byte {
 		asn = *e.ASN
 	}
 	b = binary.LittleEndian.AppendUint32(b, asn.Number)
-	b = appendBinaryStr(b, asn.Org)
-	return appendBinaryStr(b, asn.Network)
+	b = w.str(b, asn.Org)
+	return w.str(b, asn.Network), w.written
+}
+
+// written is what appendRowBinary wrote of an event beyond its values.
+type written struct {
+	// replaced: some text held invalid UTF-8, which went in replaced.
+	replaced bool
+	// diff is the diff's JSON as written (nil for none).
+	diff []byte
+}
+
+type rowWriter struct{ written }
+
+func (w *rowWriter) str(b []byte, s string) []byte {
+	b, ok := appendBinaryStr(b, s)
+	w.replaced = w.replaced || !ok
+	return b
 }
 
 // bytesString views b as a string for reading only.
@@ -119,11 +137,12 @@ func appendIPv6(b []byte, ip string) []byte {
 
 // appendBinaryStr writes a string as its length (unsigned LEB128) and
 // bytes, with each byte of invalid UTF-8 replaced by U+FFFD: every column
-// is read back as JSON text, which cannot carry such bytes.
-func appendBinaryStr(b []byte, s string) []byte {
+// is read back as JSON text, which cannot carry such bytes. It tells
+// whether s went in as it was.
+func appendBinaryStr(b []byte, s string) ([]byte, bool) {
 	if utf8.ValidString(s) {
 		b = binary.AppendUvarint(b, uint64(len(s)))
-		return append(b, s...)
+		return append(b, s...), true
 	}
 	valid := make([]byte, 0, len(s)+8)
 	for i := 0; i < len(s); {
@@ -136,5 +155,5 @@ func appendBinaryStr(b []byte, s string) []byte {
 		i += size
 	}
 	b = binary.AppendUvarint(b, uint64(len(valid)))
-	return append(b, valid...)
+	return append(b, valid...), false
 }

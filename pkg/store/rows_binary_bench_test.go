@@ -27,8 +27,9 @@ func BenchmarkInsertGoSide(b *testing.B) {
 	for b.Loop() {
 		body = body[:0]
 		for i := range evs {
-			body = appendRowBinary(body, &evs[i])
-			stored[i] = storedForm(&evs[i], ids[i])
+			var w written
+			body, w = appendRowBinary(body, &evs[i])
+			stored[i] = storedForm(&evs[i], ids[i], w)
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(evs)), "ns/event")

@@ -193,6 +193,7 @@ func (s *Store) Insert(ctx context.Context, batch []event.Event) (InsertResult, 
 	}
 	defer s.release(keys)
 	body := rowBuffer()
+	var ws []written // per inserted event, for the hot tier
 	seen := make(map[string]struct{}, len(batch))
 	for i := range batch {
 		key := keys[i]
@@ -205,7 +206,11 @@ func (s *Store) Insert(ctx context.Context, batch []event.Event) (InsertResult, 
 			continue
 		}
 		seen[key] = struct{}{}
-		body = appendRowBinary(body, &batch[i])
+		var w written
+		body, w = appendRowBinary(body, &batch[i])
+		if s.hot != nil {
+			ws = append(ws, w)
+		}
 		res.Inserted++
 	}
 	if res.Inserted == 0 {
@@ -223,7 +228,7 @@ func (s *Store) Insert(ctx context.Context, batch []event.Event) (InsertResult, 
 		hes := make([]*hotEvent, 0, res.Inserted)
 		for i := range batch {
 			if !res.Duplicate[i] {
-				hes = append(hes, newHotEvent(&batch[i], idOf(i), keys[i]))
+				hes = append(hes, newHotEvent(&batch[i], idOf(i), keys[i], ws[len(hes)]))
 			}
 		}
 		s.hot.add(hes)
