@@ -66,11 +66,7 @@ func demoDays(seed int64, n, days int, now time.Time) []event.Event {
 func TestSearchIndex(t *testing.T) {
 	eng := storetest.EmbeddedEngine(t)
 	db := storetest.DBName(t)
-	s, err := store.Open(ctx, eng, store.Options{Database: db, HotBytes: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = eng.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`") })
+	s := storetest.Embedded(t, store.Options{Database: db, HotBytes: -1})
 
 	now := time.Now().UTC()
 	const n = 60_000

@@ -16,13 +16,7 @@ import (
 // filter failed such reads ("Type mismatch … Expected: DateTime64(3,
 // 'UTC'). Got: UUID"): store reads turn it off where the engine has it.
 func TestSearchPageOverManyBlocks(t *testing.T) {
-	eng := storetest.EmbeddedEngine(t)
-	db := storetest.DBName(t)
-	s, err := store.Open(ctx, eng, store.Options{Database: db, HotBytes: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = eng.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`") })
+	s := storetest.Embedded(t, store.Options{HotBytes: -1})
 	const n = 200_000
 	evs := demoDays(3, n, 2, time.Now().UTC())
 	var want []string
