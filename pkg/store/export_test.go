@@ -59,3 +59,6 @@ func SearchCond(term string) string { return searchCond(term) }
 // DeferSearch makes a store opened at an older version build the search
 // index as one at that version did (OpenAt leaves it off).
 func DeferSearch(s *Store) { s.deferSearch = true }
+
+// MayHoldExpiring tells whether s reads the events expiring by today raw.
+func MayHoldExpiring(s *Store) bool { return s.mayHoldExpiring(time.Now()) }

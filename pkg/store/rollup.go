@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Rollups are pre-aggregated copies of the events table, fed by
@@ -311,9 +312,10 @@ func (s *Store) unionSQL(a aggRead) (string, error) {
 	rawT, rawCnt, rawMn, rawMx := "toUnixTimestamp64Milli(time)", "toUInt64(count())", "min(time)", "max(time)"
 	// The raw edges in one SELECT (the primary key prunes each range), and
 	// the events expiring by today under the rollups' spans in another
-	// (an OR of the two would defeat both the key and partition pruning).
+	// (an OR of the two would defeat both the key and partition pruning),
+	// unless no stored event can expire so soon (see expiryFloor).
 	parts := []string{"(" + a.partial(s.l.table("events"), cond("("+strings.Join(raw, " OR ")+")"), rawT, rawCnt, rawMn, rawMx) + ")"}
-	if len(order) > 0 {
+	if len(order) > 0 && s.mayHoldExpiring(time.Now()) {
 		parts = append(parts, "("+a.partial(s.l.table("events"), cond("("+strings.Join(covered, " OR ")+")",
 			"expires < toDateTime(toDate(now(), 'UTC') + 1, 'UTC')"), rawT, rawCnt, rawMn, rawMx)+")")
 	}
