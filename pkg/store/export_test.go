@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	"github.com/auditlog/auditlog/pkg/event"
@@ -19,7 +21,7 @@ func InsertRowsOf(evs []event.Event, format string) []byte {
 	var body []byte
 	for i := range evs {
 		if format == "RowBinary" {
-			body, _ = appendRowBinary(body, &evs[i])
+			body, _ = appendRowBinary(body, &evs[i], true)
 		} else {
 			body = appendRow(body, &evs[i])
 		}
@@ -62,3 +64,19 @@ func DeferSearch(s *Store) { s.deferSearch = true }
 
 // MayHoldExpiring tells whether s reads the events expiring by today raw.
 func MayHoldExpiring(s *Store) bool { return s.mayHoldExpiring(time.Now()) }
+
+// StoredContext is the context of one event as the events table holds
+// it, and its context_lifted.
+func StoredContext(s *Store, tenant, id string) (string, uint16, error) {
+	type row struct {
+		ctx    string
+		lifted uint16
+	}
+	rows, err := queryRows(context.Background(), s.eng, "stored context",
+		"SELECT context, context_lifted FROM "+s.l.table("events")+" WHERE tenant = "+quote(tenant)+" AND id = "+quote(id),
+		func(r Rows, v *row) error { return r.Scan(&v.ctx, &v.lifted) })
+	if err != nil || len(rows) != 1 {
+		return "", 0, fmt.Errorf("stored context of %s: %d rows, %v", id, len(rows), err)
+	}
+	return rows[0].ctx, rows[0].lifted, nil
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -43,9 +44,13 @@ type hotTier struct {
 }
 
 type hotEvent struct {
-	e    event.Event // as the engine returns it (see storedForm)
-	key  string      // tenant/id
-	size int
+	// e is the event as the engine returns it (see storedForm), but for
+	// its context, which is held as stored: search reads it so, and
+	// reads of whole events restore it (see lift.go).
+	e      event.Event
+	lifted liftedMembers
+	key    string // tenant/id
+	size   int
 }
 
 func newHotTier(maxBytes int, floor time.Time) *hotTier {
@@ -62,7 +67,7 @@ func hotLess(a, b *hotEvent) int {
 // newHotEvent is e, just stored under the canonical id and key, as the
 // tier holds it.
 func newHotEvent(e *event.Event, id, key string, w written) *hotEvent {
-	he := &hotEvent{e: storedForm(e, id, w), key: key}
+	he := &hotEvent{e: storedForm(e, id, w), lifted: w.lifted, key: key}
 	he.size = hotSize(&he.e)
 	return he
 }
@@ -173,7 +178,8 @@ func (h *hotTier) newest(f Filter, limit int, now time.Time) ([]event.Event, boo
 	defer h.mu.RUnlock()
 	var out []event.Event
 	for i := len(h.evs) - 1; i >= 0; i-- {
-		e := &h.evs[i].e
+		he := h.evs[i]
+		e := &he.e
 		if !f.To.IsZero() && !e.Time.Before(f.To) {
 			continue
 		}
@@ -183,7 +189,7 @@ func (h *hotTier) newest(f Filter, limit int, now time.Time) ([]event.Event, boo
 		if !e.Expires.After(now) || !m.match(e) {
 			continue
 		}
-		out = append(out, cloneEvent(e))
+		out = append(out, he.clone())
 		if len(out) == limit {
 			return out, true
 		}
@@ -208,14 +214,16 @@ func (h *hotTier) get(tenant, id string, now time.Time) (*event.Event, bool) {
 	if !ok || !he.e.Expires.After(now) {
 		return nil, false
 	}
-	e := cloneEvent(&he.e)
+	e := he.clone()
 	return &e, true
 }
 
-// cloneEvent copies what a caller could change in place; the raw JSON
-// and the diff map are only ever read.
-func cloneEvent(e *event.Event) event.Event {
+// clone is the event as a read returns it. It copies what a caller could
+// change in place; the raw JSON and the diff map are only ever read.
+func (he *hotEvent) clone() event.Event {
+	e := &he.e
 	c := *e
+	c.Context = restoreContext(e.Context, he.lifted, e)
 	if e.Geo != nil {
 		g := *e.Geo
 		c.Geo = &g
@@ -253,10 +261,13 @@ func storedForm(e *event.Event, id string, w written) event.Event {
 		&s.Object.App, &s.Object.Model, &s.Object.PK, &s.Object.Name} {
 		*p = text(*p)
 	}
-	if len(e.Context) == 0 {
+	if w.lifted != 0 {
+		s.Context = w.context
+	}
+	if len(s.Context) == 0 {
 		s.Context = nil
 	} else if w.replaced {
-		s.Context = json.RawMessage(validUTF8(bytesString(e.Context)))
+		s.Context = json.RawMessage(validUTF8(bytesString(s.Context)))
 	}
 	s.Diff = nil
 	if len(w.diff) > 0 {
@@ -435,25 +446,43 @@ func (m *hotMatcher) searchMatch(e *event.Event) bool {
 			return false
 		}
 	}
-	var city, country string
-	if e.Geo != nil {
-		city, country = e.Geo.City, e.Geo.Country
-	}
+	g := placeText(e)
 	joined := strings.Join([]string{e.Action, e.App, e.User.Username, e.User.Email, ColumnAddr(e.ClientIP).String(),
-		e.Object.Model, e.Object.Name, city, country, string(e.Context), diffText(e)}, " ")
+		e.Object.Model, e.Object.Name, g[0], g[1], g[2], g[3], asnText(e), string(e.Context), diffText(e)}, " ")
 	return containsFold(joined, m.search)
+}
+
+// placeText is the geo and asn text columns as search reads them, in the
+// order of searchColumns: city, country, AS org and AS network.
+func placeText(e *event.Event) (t [4]string) {
+	if g := e.Geo; g != nil {
+		t[0], t[1] = g.City, g.Country
+	}
+	if a := e.ASN; a != nil {
+		t[2], t[3] = a.Org, a.Network
+	}
+	return t
+}
+
+// asnText is the AS number as search reads it (asnSearchColumn).
+func asnText(e *event.Event) string {
+	if e.ASN == nil || e.ASN.Number == 0 {
+		return ""
+	}
+	return strconv.FormatUint(uint64(e.ASN.Number), 10)
 }
 
 // anyColumnFold tells whether one of searchColumns holds needle.
 func anyColumnFold(e *event.Event, needle string) bool {
-	var city, country string
-	if e.Geo != nil {
-		city, country = e.Geo.City, e.Geo.Country
-	}
-	for _, c := range [...]string{e.Action, e.App, e.User.Username, e.User.Email, e.Object.Model, e.Object.Name, city, country} {
+	g := placeText(e)
+	for _, c := range [...]string{e.Action, e.App, e.User.Username, e.User.Email, e.Object.Model, e.Object.Name,
+		g[0], g[1], g[2], g[3]} {
 		if containsFold(c, needle) {
 			return true
 		}
+	}
+	if e.ASN != nil && e.ASN.Number != 0 && strings.Trim(needle, "0123456789") == "" && strings.Contains(asnText(e), needle) {
+		return true
 	}
 	if containsFold(e.Context, needle) {
 		return true

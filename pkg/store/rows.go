@@ -140,6 +140,14 @@ const eventColumnsSelect = `id, toUnixTimestamp64Milli(time), toUnixTimestamp64M
  geo_country, geo_country_code, geo_city, geo_continent,
  geo_lat, geo_lon, asn_number, asn_org, asn_network`
 
+// eventColumns is what reads of whole events select, for scanEvent.
+func (s *Store) eventColumns() string {
+	if s.lifts {
+		return eventColumnsSelect + ", context_lifted"
+	}
+	return eventColumnsSelect + ", toUInt16(0)"
+}
+
 // scanEvent reads one row selected with eventColumnsSelect.
 func scanEvent(r Rows) (event.Event, error) {
 	var (
@@ -148,12 +156,13 @@ func scanEvent(r Rows) (event.Event, error) {
 		ip, ctx, diff string
 		geo           event.Geo
 		asn           event.ASN
+		lifted        uint16
 	)
 	err := r.Scan(&e.ID, &tm, &recv, &exp, &e.Tenant, &e.Action, &e.App, &e.Severity,
 		&e.User.ID, &e.User.Username, &e.User.Email, &ip,
 		&e.Object.App, &e.Object.Model, &e.Object.PK, &e.Object.Name, &ctx, &diff,
 		&geo.Country, &geo.CountryCode, &geo.City, &geo.Continent, &geo.Lat, &geo.Lon,
-		&asn.Number, &asn.Org, &asn.Network)
+		&asn.Number, &asn.Org, &asn.Network, &lifted)
 	if err != nil {
 		return e, err
 	}
@@ -163,9 +172,6 @@ func scanEvent(r Rows) (event.Event, error) {
 	if a, err := netip.ParseAddr(ip); err == nil && !a.IsUnspecified() {
 		e.ClientIP = a.Unmap().String()
 	}
-	if ctx != "" {
-		e.Context = json.RawMessage(ctx)
-	}
 	if diff != "" {
 		_ = json.Unmarshal([]byte(diff), &e.Diff)
 	}
@@ -174,6 +180,9 @@ func scanEvent(r Rows) (event.Event, error) {
 	}
 	if asn != (event.ASN{}) {
 		e.ASN = &asn
+	}
+	if ctx != "" {
+		e.Context = restoreContext([]byte(ctx), liftedMembers(lifted), &e)
 	}
 	return e, nil
 }

@@ -27,22 +27,28 @@ var insertColumnTypes = [][2]string{
 	{"client_ip", "IPv6"}, {"object_app", lc}, {"object_model", lc}, {"object_pk", "String"}, {"object_name", "String"},
 	{"context", "String"}, {"diff", "String"}, {"geo_country", lc}, {"geo_country_code", lc}, {"geo_city", lc},
 	{"geo_continent", lc}, {"geo_lat", "Float64"}, {"geo_lon", "Float64"}, {"asn_number", "UInt32"}, {"asn_org", lc},
-	{"asn_network", lc},
+	{"asn_network", lc}, {"context_lifted", "UInt16"},
 }
 
 // lc is a LowCardinality(String) column as the insert reads it.
 const lc = "String"
 
 // insertColumns names them ("id, time, …"); insertStructure gives their
-// types too ("id UUID, time DateTime64(3, 'UTC'), …").
-var insertColumns, insertStructure = func() (string, string) {
-	names := make([]string, len(insertColumnTypes))
-	typed := make([]string, len(insertColumnTypes))
-	for i, c := range insertColumnTypes {
+// types too ("id UUID, time DateTime64(3, 'UTC'), …"). The Before8 pair
+// leaves out context_lifted, which older schemas lack.
+var (
+	insertColumns, insertStructure               = columnLists(insertColumnTypes)
+	insertColumnsBefore8, insertStructureBefore8 = columnLists(insertColumnTypes[:len(insertColumnTypes)-1])
+)
+
+func columnLists(cols [][2]string) (string, string) {
+	names := make([]string, len(cols))
+	typed := make([]string, len(cols))
+	for i, c := range cols {
 		names[i], typed[i] = c[0], c[0]+" "+c[1]
 	}
 	return strings.Join(names, ", "), strings.Join(typed, ", ")
-}()
+}
 
 // appendRowBinary writes one event in ClickHouse's RowBinary format.
 // Inserts use it because the engine reads it without parsing or
@@ -52,7 +58,9 @@ var insertColumns, insertStructure = func() (string, string) {
 // what the columns need (a UUID id, an IP without zone, times in range).
 // It also returns what the hot tier's copy needs to know of the row
 // (see storedForm), so that the copy does not check and encode it again.
-func appendRowBinary(b []byte, e *event.Event) ([]byte, written) {
+// With lift false (a schema before version 8) the context goes in whole
+// and the row ends before context_lifted.
+func appendRowBinary(b []byte, e *event.Event, lift bool) ([]byte, written) {
 	var w rowWriter
 	b = appendUUID(b, e.ID)
 	b = binary.LittleEndian.AppendUint64(b, uint64(e.Time.UnixMilli()))
@@ -65,8 +73,16 @@ func appendRowBinary(b []byte, e *event.Event) ([]byte, written) {
 	for _, v := range [...]string{e.Object.App, e.Object.Model, e.Object.PK, e.Object.Name} {
 		b = w.str(b, v)
 	}
-	// Viewed, not copied: the context is most of an event's bytes.
-	b = w.str(b, bytesString(e.Context))
+	// Viewed, not copied, unless members were lifted out of it (see
+	// lift.go): the context is most of an event's bytes.
+	ctx := e.Context
+	if lift {
+		var lifted liftedMembers
+		if ctx, lifted = liftContext(e); lifted != 0 {
+			w.context, w.lifted = ctx, lifted
+		}
+	}
+	b = w.str(b, bytesString(ctx))
 	if len(e.Diff) > 0 {
 		w.diff, _ = json.Marshal(e.Diff)
 	}
@@ -86,7 +102,11 @@ func appendRowBinary(b []byte, e *event.Event) ([]byte, written) {
 	}
 	b = binary.LittleEndian.AppendUint32(b, asn.Number)
 	b = w.str(b, asn.Org)
-	return w.str(b, asn.Network), w.written
+	b = w.str(b, asn.Network)
+	if lift {
+		b = binary.LittleEndian.AppendUint16(b, uint16(w.lifted))
+	}
+	return b, w.written
 }
 
 // written is what appendRowBinary wrote of an event beyond its values.
@@ -95,6 +115,10 @@ type written struct {
 	replaced bool
 	// diff is the diff's JSON as written (nil for none).
 	diff []byte
+	// context is the context as written when lifted says members were
+	// taken out of it (nil otherwise: it went in whole).
+	context []byte
+	lifted  liftedMembers
 }
 
 type rowWriter struct{ written }

@@ -28,7 +28,7 @@ func BenchmarkInsertGoSide(b *testing.B) {
 		body = body[:0]
 		for i := range evs {
 			var w written
-			body, w = appendRowBinary(body, &evs[i])
+			body, w = appendRowBinary(body, &evs[i], true)
 			stored[i] = storedForm(&evs[i], ids[i], w)
 		}
 	}

@@ -247,6 +247,23 @@ var migrations = []migration{
 		}
 		return s
 	}},
+	{8, "context without the copy of the geo and asn columns; search reads those columns", func(l layout) []string {
+		// See lift.go. Rows stored before keep their context whole
+		// (context_lifted 0). Search now finds the place and network in
+		// their columns, so the index changes its expression and is built
+		// again, as in version 7.
+		const col = "context_lifted UInt16"
+		s := []string{
+			l.alterStorage("events", "ADD COLUMN IF NOT EXISTS "+col+" CODEC(ZSTD(3)) AFTER context"),
+			l.alterStorage("events", "DROP INDEX IF EXISTS "+searchIndexName),
+			l.alterStorage("events", "ADD INDEX IF NOT EXISTS "+searchIndexDef),
+			l.truncate(searchIndexedTable),
+		}
+		if l.cluster != "" {
+			s = append(s, l.alterFront("events", "ADD COLUMN IF NOT EXISTS "+col+" AFTER context"))
+		}
+		return s
+	}},
 }
 
 // LatestVersion is the schema version this build writes.

@@ -60,6 +60,9 @@ type Store struct {
 	// readQuirks are settings every read adds, for the engine version
 	// at hand (see engineReadSettings).
 	readQuirks string
+	// lifts: the schema has context_lifted (see lift.go), so inserts
+	// lift members out of contexts and reads put them back.
+	lifts bool
 	// expiry bounds the stored events' expiry from below where this
 	// store is the table's one writer (as for hot); nil where it cannot
 	// know.
@@ -81,7 +84,7 @@ func openAt(ctx context.Context, eng Engine, opts Options, version int) (*Store,
 	if opts.QueryTimeout <= 0 {
 		opts.QueryTimeout = 30 * time.Second
 	}
-	s := &Store{eng: eng, l: l, opts: opts}
+	s := &Store{eng: eng, l: l, opts: opts, lifts: version >= liftVersion}
 	s.landed = sync.NewCond(&s.writeMu)
 	if err := s.migrate(ctx, version); err != nil {
 		return nil, err
@@ -168,7 +171,7 @@ func (s *Store) Reader(limits Options) *Store {
 		opts.QueryTimeout = limits.QueryTimeout
 	}
 	opts.MaxMemory = limits.MaxMemory
-	return &Store{eng: s.eng, l: s.l, opts: opts, hot: s.hot, forceRaw: s.forceRaw, reader: true, deferSearch: s.deferSearch, readQuirks: s.readQuirks, expiry: s.expiry}
+	return &Store{eng: s.eng, l: s.l, opts: opts, hot: s.hot, forceRaw: s.forceRaw, reader: true, deferSearch: s.deferSearch, readQuirks: s.readQuirks, expiry: s.expiry, lifts: s.lifts}
 }
 
 // Engine returns the engine's name ("embedded" or "clickhouse").
@@ -286,7 +289,7 @@ func (s *Store) Insert(ctx context.Context, batch []event.Event) (InsertResult, 
 			s.expiry.lower(int64(dateTime32(batch[i].Expires)))
 		}
 		var w written
-		body, w = appendRowBinary(body, &batch[i])
+		body, w = appendRowBinary(body, &batch[i], s.lifts)
 		if s.hot != nil {
 			ws = append(ws, w)
 		}
@@ -396,7 +399,11 @@ func (s *Store) release(keys []string) {
 
 // insertion is an event insert of rows.
 func (s *Store) insertion(rows []byte) Insertion {
-	return Insertion{Table: s.l.table("events"), Columns: insertColumns, Structure: insertStructure, Settings: s.insertSettings(), Rows: rows}
+	in := Insertion{Table: s.l.table("events"), Columns: insertColumns, Structure: insertStructure, Settings: s.insertSettings(), Rows: rows}
+	if !s.lifts {
+		in.Columns, in.Structure = insertColumnsBefore8, insertStructureBefore8
+	}
+	return in
 }
 
 // insertSettings: a historical import spans many expiry days; on a
