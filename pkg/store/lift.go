@@ -33,86 +33,80 @@ const liftVersion = 8
 
 // liftedMember is one member that can be lifted.
 type liftedMember struct {
-	key      string
-	marker   []byte // `"key":{`, which a context holding it must contain
-	shift    uint
-	firstKey []byte // `"key"` of shape 0's first; shape 1 starts with another
-	render   func(b []byte, e *event.Event, shape int) ([]byte, bool)
+	key    string
+	marker []byte // `"key":{`, which a context holding it must contain
+	shift  uint
+	// shapes are the key orders known for it: authentik's own (its
+	// typed dicts, as its API returns them) and sorted keys (Python's
+	// sort_keys, Go maps).
+	shapes   [2][]string
+	firstKey []byte // `"key"` of shapes[0]'s first; shapes[1] starts with another
+	present  func(*event.Event) bool
+	value    func(b []byte, e *event.Event, key string) ([]byte, bool)
 }
 
-// liftable are the members, in the order restore puts them back when
-// they had the same index (never: indexes differ).
+// liftable are the members that can be lifted.
 var liftable = [...]liftedMember{
-	{key: "geo", marker: []byte(`"geo":{`), shift: 0, firstKey: []byte(`"` + geoShapes[0][0] + `"`), render: appendGeoMember},
-	{key: "asn", marker: []byte(`"asn":{`), shift: 8, firstKey: []byte(`"` + asnShapes[0][0] + `"`), render: appendASNMember},
+	newLiftedMember("geo", 0, [2][]string{{"continent", "country", "city", "lat", "long"}, {"city", "continent", "country", "lat", "long"}},
+		func(e *event.Event) bool { return e.Geo != nil && *e.Geo != (event.Geo{}) }, geoValue),
+	newLiftedMember("asn", 8, [2][]string{{"asn", "as_org", "network"}, {"as_org", "asn", "network"}},
+		func(e *event.Event) bool { return e.ASN != nil && *e.ASN != (event.ASN{}) }, asnValue),
+}
+
+func newLiftedMember(key string, shift uint, shapes [2][]string, present func(*event.Event) bool,
+	value func([]byte, *event.Event, string) ([]byte, bool)) liftedMember {
+	return liftedMember{key: key, marker: []byte(`"` + key + `":{`), shift: shift, shapes: shapes,
+		firstKey: []byte(`"` + shapes[0][0] + `"`), present: present, value: value}
 }
 
 // maxLiftIndex is the highest member index a byte of context_lifted holds.
 const maxLiftIndex = 0x7e
 
-// Key orders seen in practice: authentik's own (its typed dicts, as its
-// API returns them) and sorted keys (Python's sort_keys, Go maps).
-var (
-	geoShapes = [...][5]string{{"continent", "country", "city", "lat", "long"}, {"city", "continent", "country", "lat", "long"}}
-	asnShapes = [...][3]string{{"asn", "as_org", "network"}, {"as_org", "asn", "network"}}
-)
-
-// appendGeoMember writes "geo":{…} from e's geo columns in the given key
-// order, or says no when e has no place.
-func appendGeoMember(b []byte, e *event.Event, shape int) ([]byte, bool) {
+// geoValue writes the value of one key of authentik's context.geo.
+func geoValue(b []byte, e *event.Event, key string) ([]byte, bool) {
 	g := e.Geo
-	if g == nil || *g == (event.Geo{}) {
-		return b, false
+	switch key {
+	case "continent":
+		return appendRawString(b, g.Continent), true
+	case "country":
+		return appendRawString(b, g.CountryCode), true
+	case "city":
+		return appendRawString(b, g.City), true
+	case "lat":
+		return appendJSONFloat(b, g.Lat)
+	default: // long
+		return appendJSONFloat(b, g.Lon)
 	}
-	b = append(b, `"geo":{`...)
-	for i, k := range geoShapes[shape] {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '"')
-		b = append(b, k...)
-		b = append(b, `":`...)
-		var ok bool
-		switch k {
-		case "continent":
-			b = appendRawString(b, g.Continent)
-		case "country":
-			b = appendRawString(b, g.CountryCode)
-		case "city":
-			b = appendRawString(b, g.City)
-		case "lat":
-			b, ok = appendJSONFloat(b, g.Lat)
-		case "long":
-			b, ok = appendJSONFloat(b, g.Lon)
-		}
-		if (k == "lat" || k == "long") && !ok {
-			return b, false
-		}
-	}
-	return append(b, '}'), true
 }
 
-// appendASNMember writes "asn":{…} from e's asn columns.
-func appendASNMember(b []byte, e *event.Event, shape int) ([]byte, bool) {
+// asnValue writes the value of one key of authentik's context.asn.
+func asnValue(b []byte, e *event.Event, key string) ([]byte, bool) {
 	a := e.ASN
-	if a == nil || *a == (event.ASN{}) {
+	switch key {
+	case "asn":
+		return strconv.AppendUint(b, uint64(a.Number), 10), true
+	case "as_org":
+		return appendRawString(b, a.Org), true
+	default: // network
+		return appendRawString(b, a.Network), true
+	}
+}
+
+// render writes the member ("key":{…}) from e's columns in the key order
+// of shape, or says no when e has no value for it.
+func (lm *liftedMember) render(b []byte, e *event.Event, shape int) ([]byte, bool) {
+	if !lm.present(e) {
 		return b, false
 	}
-	b = append(b, `"asn":{`...)
-	for i, k := range asnShapes[shape] {
+	b = append(b, lm.marker...)
+	for i, k := range lm.shapes[shape] {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(b, '"')
-		b = append(b, k...)
-		b = append(b, `":`...)
-		switch k {
-		case "asn":
-			b = strconv.AppendUint(b, uint64(a.Number), 10)
-		case "as_org":
-			b = appendRawString(b, a.Org)
-		case "network":
-			b = appendRawString(b, a.Network)
+		b = append(append(append(b, '"'), k...), `":`...)
+		var ok bool
+		if b, ok = lm.value(b, e, k); !ok {
+			return b, false
 		}
 	}
 	return append(b, '}'), true
@@ -220,7 +214,8 @@ func liftContext(e *event.Event) (kept []byte, lifted liftedMembers) {
 	ctx := e.Context
 	var want [len(liftable)]bool
 	left := 0
-	for li, lm := range liftable {
+	for li := range liftable {
+		lm := &liftable[li]
 		if want[li] = bytes.Contains(ctx, lm.marker); want[li] {
 			left++
 		}
@@ -241,7 +236,8 @@ func liftContext(e *event.Event) (kept []byte, lifted liftedMembers) {
 		if !ok {
 			break
 		}
-		for li, lm := range liftable {
+		for li := range liftable {
+			lm := &liftable[li]
 			if !want[li] || !hasKey(ctx[m.start:m.end], lm.key) {
 				continue
 			}
@@ -336,7 +332,7 @@ func restoreContextTo(b, kept []byte, lifted liftedMembers, e *event.Event, sc *
 	}
 	sc.render = sc.render[:0]
 	for _, li := range order {
-		lm := liftable[li]
+		lm := &liftable[li]
 		v := byte(lifted >> lm.shift)
 		if v == 0 {
 			continue
