@@ -43,6 +43,20 @@ import (
 // onto a bit that a ubiquitous n-gram sets ("#702" for every filter
 // above, in 1,044 to 1,215 granules). Earlier, over 1M events: 16 KiB with
 // two hashes on the text as it is left 39%, 3-grams 37%.
+//
+// With one hash such a collision is certain for a few ticket numbers in
+// a hundred, and a bench run that drew one ("#5044", "#6017") searched
+// 10M events in 700-800 ms. With two, both bits must collide. Measured
+// again with contexts lifted (see lift.go), over three days of the 10M
+// events (153 granules) and 100 ticket numbers of 1 to 20 events each
+// (share of granules left to read: mean, terms over 20%, worst; bytes
+// per event):
+//   - 32 KiB, one hash: 10.1%, 8 terms, 96%; 2.9 bytes;
+//   - 32 KiB, two hashes: 6.2%, 2 terms, 45%; 3.8 bytes;
+//   - 24 KiB, two hashes: 6.9%, 4 terms, 46%; 3.1 bytes;
+//   - 20 KiB, two hashes: 8.4%, 8 terms, 48%; 2.5 bytes;
+//   - 16 KiB, two hashes: 7.7%, 5 terms, 84%; 1.9 bytes.
+// 24 KiB with two hashes halves the bad terms for 0.2 bytes more.
 const (
 	searchIndexName = "idx_search"
 	// searchNgram is the index's n-gram length: runs shorter than this
@@ -62,7 +76,7 @@ var searchIndexText = "translate(" + searchText + ", '" + asciiLetters + "', '" 
 
 const asciiLetters = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
-var searchIndexDef = searchIndexName + " " + searchIndexText + " TYPE ngrambf_v1(" + intLit(searchNgram) + ", 32768, 1, 0) GRANULARITY 1"
+var searchIndexDef = searchIndexName + " " + searchIndexText + " TYPE ngrambf_v1(" + intLit(searchNgram) + ", 24576, 2, 0) GRANULARITY 1"
 
 // searchIndexSetting leaves the index out of inserts.
 const searchIndexSetting = "exclude_materialize_skip_indexes_on_insert"
