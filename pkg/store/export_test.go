@@ -80,3 +80,6 @@ func StoredContext(s *Store, tenant, id string) (string, uint16, error) {
 	}
 	return rows[0].ctx, rows[0].lifted, nil
 }
+
+// Where is the WHERE clause (with its leading space) of reads with f.
+func Where(f Filter) (string, error) { return f.where() }

@@ -434,9 +434,10 @@ func canonicalID(id string) string {
 }
 
 // idLookupChunk bounds the ids of one duplicate lookup by id: each id takes
-// about 40 bytes of query text, and ClickHouse refuses text over
-// max_query_size (256 KiB by default).
-const idLookupChunk = 4000
+// about 100 bytes of query text (it is listed for the id and for the index
+// expression), and ClickHouse refuses text over max_query_size (256 KiB by
+// default).
+const idLookupChunk = 2000
 
 // existingIDs returns "tenant/id" for the batch's ids already stored.
 //
@@ -451,9 +452,7 @@ func (s *Store) existingIDs(ctx context.Context, batch []event.Event) (map[strin
 	var times []int64
 	var others []event.Event
 	for i := range batch {
-		// Beyond DateTime64's range the engine would clamp the id's time;
-		// such ids are looked up by value.
-		if t, ok := event.TimeFromID(batch[i].ID); ok && !t.Before(event.MinTime) && t.Before(event.MaxTime) {
+		if t, ok := idTime(batch[i].ID); ok {
 			times = append(times, t.UnixMilli())
 			continue
 		}
@@ -531,6 +530,30 @@ func idTimeRanges(times []int64, max int) [][2]int64 {
 // verbatim for the index to apply.
 const idTimeExpr = "UUIDv7ToDateTime(id, 'UTC')"
 
+// idOtherExpr is the expression of the bloom filter over ids (idx_id_other):
+// the id as a number, except for a UUIDv7 whose time is the event's own,
+// which ingest mints and most senders send. Those all become 0, so the
+// filter holds only the other ids (authentik's UUIDv4, ids minted at
+// another moment) and takes 0.003 bytes per event instead of 1.9 when
+// every id is v7: the sorting key and the id-time index find the v7 ones.
+// A non-v7 id reads as 1970-01-01 in idTimeExpr, so an event at that
+// instant keeps its id. No constant function may appear in it (the
+// engine then no longer matches a read's condition to the index), hence
+// the product rather than an if(). Reads compare it with otherIDLit, and
+// must use it verbatim.
+const idOtherExpr = "toUInt128(id) * ((" + idTimeExpr + " != time) OR (toUnixTimestamp64Milli(time) = 0))"
+
+// otherIDLit is an id literal as idOtherExpr gives it (lit from uuidLit).
+func otherIDLit(lit string) string { return "toUInt128(" + lit + ")" }
+
+// idTime returns the time of a UUIDv7 id when the engine holds it as it
+// is; beyond DateTime64's range it would clamp it, and such ids, like
+// every other version, are looked up by value (idOtherExpr).
+func idTime(id string) (time.Time, bool) {
+	t, ok := event.TimeFromID(id)
+	return t, ok && !t.Before(event.MinTime) && t.Before(event.MaxTime)
+}
+
 // lookupIDTimes adds every stored tenant/id whose id time lies in one of
 // ranges (Unix ms, inclusive) to out.
 func (s *Store) lookupIDTimes(ctx context.Context, ranges [][2]int64, out map[string]struct{}) error {
@@ -545,11 +568,13 @@ func (s *Store) lookupIDTimes(ctx context.Context, ranges [][2]int64, out map[st
 // lookupIDs adds the ids of chunk that are already stored to out.
 func (s *Store) lookupIDs(ctx context.Context, chunk []event.Event, out map[string]struct{}) error {
 	ids := make([]string, len(chunk))
+	nums := make([]string, len(chunk))
 	for i := range chunk {
 		ids[i] = quote(canonicalID(chunk[i].ID))
+		nums[i] = otherIDLit("toUUID(" + ids[i] + ")")
 	}
 	q := "SELECT toString(tenant), toString(id) FROM " + s.l.table("events") +
-		" WHERE id IN (" + strings.Join(ids, ", ") + ")" + s.readSettings()
+		" WHERE id IN (" + strings.Join(ids, ", ") + ") AND " + idOtherExpr + " IN (" + strings.Join(nums, ", ") + ")" + s.readSettings()
 	return s.collectIDs(ctx, q, out)
 }
 

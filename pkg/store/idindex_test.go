@@ -1,0 +1,157 @@
+package store_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/auditlog/auditlog/pkg/event"
+	"github.com/auditlog/auditlog/pkg/store"
+	"github.com/auditlog/auditlog/pkg/store/storetest"
+)
+
+// TestIDIndexHoldsOnlyOtherIDs: the bloom filter over ids leaves out the
+// UUIDv7 ids whose time is their event's (the sorting key finds those),
+// so a store of them pays almost nothing for it. It still narrows a
+// lookup of any other id to the granules holding it: after the
+// migration has built it in parts written before, a UUIDv4 lookup reads
+// one granule of many. Every kind of id is found, duplicates are still
+// recognised, and an event at 1970-01-01 with a v4 id (which the
+// engine's id time cannot tell from a v7 id of that instant) is found
+// too.
+func TestIDIndexHoldsOnlyOtherIDs(t *testing.T) {
+	eng := storetest.EmbeddedEngine(t)
+	db := storetest.DBName(t)
+	opts := store.Options{Database: db, HotBytes: -1}
+	v8, err := store.OpenAt(ctx, eng, opts, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = eng.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`") })
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	// Four parts of v4 ids, each of several granules' worth of rows.
+	var v4s []event.Event
+	for p := range 4 {
+		batch := make([]event.Event, 9000)
+		for i := range batch {
+			e := mkEvent("login", "alice", now.Add(-time.Duration(p*9000+i)*time.Second))
+			e.ID = fmt.Sprintf("%08x-0000-4000-8000-%012x", p, i)
+			batch[i] = e
+		}
+		mustInsert(t, v8, batch...)
+		v4s = append(v4s, batch...)
+	}
+	s, err := store.Open(ctx, eng, opts) // migration 9 builds idx_id_other
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitMutations(t, eng, db)
+
+	target := v4s[20000]
+	left, all := idGranules(t, eng, db, store.Filter{IDs: []string{target.ID}})
+	if left != 1 || all < 4 {
+		t.Errorf("a v4 lookup reads %d of %d granules, want 1", left, all)
+	}
+
+	epoch := mkEvent("login", "carol", time.Unix(0, 0).UTC())
+	epoch.ID = "f52f9eb9-dc2a-4f1e-afea-ad5af90bf680"
+	epoch.Expires = now.Add(24 * time.Hour)
+	elsewhere := mkEvent("login", "dave", now.Add(-48*time.Hour))
+	elsewhere.ID = event.NewID(now) // a v7 id minted two days after its event
+	native := mkEvent("login", "erin", now)
+	mustInsert(t, s, epoch, elsewhere, native)
+	for _, e := range []event.Event{target, epoch, elsewhere, native} {
+		got, err := s.Get(ctx, "", e.ID)
+		if err != nil || got == nil || got.ID != e.ID || !got.Time.Equal(e.Time) {
+			t.Errorf("get %s: %+v %v", e.ID, got, err)
+		}
+		evs, err := s.Events(ctx, store.Filter{IDs: []string{e.ID}}, 10)
+		if err != nil || len(evs) != 1 || evs[0].ID != e.ID {
+			t.Errorf("events with id %s: %d %v", e.ID, len(evs), err)
+		}
+		if res := mustInsert(t, s, e); res.Inserted != 0 {
+			t.Errorf("%s sent again was stored again", e.ID)
+		}
+	}
+
+	// A store of native ids: the filter is next to nothing.
+	db2 := storetest.DBName(t)
+	s2 := storetest.Embedded(t, store.Options{Database: db2, HotBytes: -1})
+	native2 := make([]event.Event, 20000)
+	for i := range native2 {
+		native2[i] = mkEvent("login", "frank", now.Add(-time.Duration(i)*time.Second))
+	}
+	mustInsert(t, s2, native2...)
+	rows, err := eng.Query(ctx, "SELECT toUInt64(sum(data_compressed_bytes)) FROM system.data_skipping_indices WHERE database = '"+db2+"' AND table = 'events' AND name = 'idx_id_other'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var size uint64
+	for rows.Next() {
+		if err := rows.Scan(&size); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows.Close()
+	if size == 0 || size > 2000 {
+		t.Errorf("the id filter over 20,000 native ids takes %d bytes, want a few hundred (a filter of every id: about 36,000)", size)
+	}
+}
+
+// idGranules returns how many granules the id bloom filter leaves for a
+// read with f's conditions, of how many.
+func idGranules(t *testing.T, eng store.Engine, db string, f store.Filter) (left, all int) {
+	t.Helper()
+	where, err := store.Where(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := eng.Query(ctx, "EXPLAIN indexes = 1 SELECT count() FROM `"+db+"`.events"+where)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var inIndex bool
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		line = strings.TrimSpace(line)
+		switch {
+		case strings.HasPrefix(line, "Name: "):
+			inIndex = line == "Name: idx_id_other"
+		case inIndex && strings.HasPrefix(line, "Granules: "):
+			if _, err := fmt.Sscanf(line, "Granules: %d/%d", &left, &all); err != nil {
+				t.Fatalf("%q: %v", line, err)
+			}
+			return left, all
+		}
+	}
+	t.Fatalf("the plan of %s does not use idx_id_other", where)
+	return 0, 0
+}
+
+// waitMutations waits for the engine's mutations on db (index builds) to
+// finish.
+func waitMutations(t *testing.T, eng store.Engine, db string) {
+	t.Helper()
+	for start := time.Now(); time.Since(start) < time.Minute; time.Sleep(50 * time.Millisecond) {
+		rows, err := eng.Query(ctx, "SELECT toUInt64(count()) FROM system.mutations WHERE database = '"+db+"' AND NOT is_done")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n uint64
+		for rows.Next() {
+			if err := rows.Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rows.Close()
+		if n == 0 {
+			return
+		}
+	}
+	t.Fatal("mutations still running after a minute")
+}
