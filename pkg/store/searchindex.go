@@ -56,6 +56,7 @@ import (
 //   - 24 KiB, two hashes: 6.9%, 4 terms, 46%; 3.1 bytes;
 //   - 20 KiB, two hashes: 8.4%, 8 terms, 48%; 2.5 bytes;
 //   - 16 KiB, two hashes: 7.7%, 5 terms, 84%; 1.9 bytes.
+//
 // 24 KiB with two hashes halves the bad terms for 0.2 bytes more.
 const (
 	searchIndexName = "idx_search"
