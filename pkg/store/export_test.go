@@ -83,3 +83,16 @@ func StoredContext(s *Store, tenant, id string) (string, uint16, error) {
 
 // Where is the WHERE clause (with its leading space) of reads with f.
 func Where(f Filter) (string, error) { return f.where() }
+
+// MigrationStatements are every migration's statements for a layout.
+func MigrationStatements(db, cluster string) []string {
+	l := layout{db: db, cluster: cluster}
+	var s []string
+	for _, m := range migrations {
+		s = append(s, m.stmts(l)...)
+	}
+	return s
+}
+
+// Quote is a string literal of s.
+func Quote(s string) string { return quote(s) }
