@@ -2,10 +2,13 @@ package store
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/auditlog/auditlog/pkg/event"
 )
@@ -67,11 +70,11 @@ func geoValue(b []byte, e *event.Event, key string) ([]byte, bool) {
 	g := e.Geo
 	switch key {
 	case "continent":
-		return appendRawString(b, g.Continent), true
+		return appendJSONString(b, g.Continent), true
 	case "country":
-		return appendRawString(b, g.CountryCode), true
+		return appendJSONString(b, g.CountryCode), true
 	case "city":
-		return appendRawString(b, g.City), true
+		return appendJSONString(b, g.City), true
 	case "lat":
 		return appendJSONFloat(b, g.Lat)
 	default: // long
@@ -86,9 +89,9 @@ func asnValue(b []byte, e *event.Event, key string) ([]byte, bool) {
 	case "asn":
 		return strconv.AppendUint(b, uint64(a.Number), 10), true
 	case "as_org":
-		return appendRawString(b, a.Org), true
+		return appendJSONString(b, a.Org), true
 	default: // network
-		return appendRawString(b, a.Network), true
+		return appendJSONString(b, a.Network), true
 	}
 }
 
@@ -112,13 +115,33 @@ func (lm *liftedMember) render(b []byte, e *event.Event, shape int) ([]byte, boo
 	return append(b, '}'), true
 }
 
-// appendRawString writes s in quotes as it is. Text that JSON would
-// escape renders bytes no compact context holds for it, so such a
-// member is never lifted, and restore renders the same bytes again.
-func appendRawString(b []byte, s string) []byte {
+// appendJSONString writes s as a JSON string the way json.Marshal does,
+// which is how ingest writes every stored context: the & of "AT&T" as
+// \u0026, invalid UTF-8 as \ufffd. A context that spells a value
+// otherwise keeps its member, as restore could not render its bytes.
+func appendJSONString(b []byte, s string) []byte {
+	if marshalEscapes(s) {
+		enc, _ := json.Marshal(s) // a string always marshals
+		return append(b, enc...)
+	}
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
+}
+
+// marshalEscapes tells whether json.Marshal writes s as something else
+// than its bytes in quotes.
+func marshalEscapes(s string) bool {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= utf8.RuneSelf:
+			ascii = false
+		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return true
+		}
+	}
+	return !ascii && (!utf8.ValidString(s) || strings.Contains(s, "\u2028") || strings.Contains(s, "\u2029"))
 }
 
 // appendJSONFloat writes f as encoding/json and Python's json do for the

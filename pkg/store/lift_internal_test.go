@@ -69,6 +69,38 @@ func TestLiftContext(t *testing.T) {
 	}
 }
 
+// TestLiftEscapedValues: values with characters json.Marshal escapes
+// are lifted when the context spells them as Marshal (and so ingest)
+// does, and kept when it spells them otherwise.
+func TestLiftEscapedValues(t *testing.T) {
+	cases := []struct {
+		org, member string
+		lift        bool
+	}{
+		{"AT&T Services", `"as_org":"AT\u0026T Services"`, true},
+		{"AT&T Services", `"as_org":"AT&T Services"`, false},
+		{`Quote "Net" <1>`, `"as_org":"Quote \"Net\" \u003c1\u003e"`, true},
+		{"Tab\there", `"as_org":"Tab\there"`, true},
+		{"Line\u2028Sep", `"as_org":"Line\u2028Sep"`, true},
+		{"Line\u2028Sep", "\"as_org\":\"Line\u2028Sep\"", false},
+		{"Zürich AG", `"as_org":"Zürich AG"`, true},
+		{"Bad\xffByte", `"as_org":"Bad\ufffdByte"`, true},
+	}
+	for _, tc := range cases {
+		ctx := `{"asn":{` + tc.member + `,"asn":6805,"network":"5.4.0.0/14"},"b":1}`
+		e := liftEvent(ctx)
+		e.ASN.Org = tc.org
+		kept, lifted := liftContext(e)
+		if (lifted != 0) != tc.lift {
+			t.Errorf("%q in %s: lifted %#x, want lifted %v", tc.org, tc.member, lifted, tc.lift)
+			continue
+		}
+		if back := restoreContext(kept, lifted, e); string(back) != ctx {
+			t.Errorf("%q: restored %s, want %s", tc.org, back, ctx)
+		}
+	}
+}
+
 // TestRestoreNeedsTheColumns: the columns a read brings are what restore
 // renders, so a row whose columns say something else gets that back, not
 // a guess; and a stored value no lift could leave is shown as stored.
