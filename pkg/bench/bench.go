@@ -152,6 +152,9 @@ type Result struct {
 	// the machine (a busy CI runner, a parallel build) shows here, and
 	// makes the latencies of that run worth less.
 	LoadAvg []string `json:"load_avg"`
+	// HostCheckMs is hostCheck's time at the start of the run and after
+	// the queries.
+	HostCheckMs []float64 `json:"host_check_ms"`
 
 	Engine        string  `json:"engine"`
 	EngineVersion string  `json:"engine_version"`
@@ -208,7 +211,8 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 
 	res := &Result{Events: c.Events, Days: c.Span.Hours() / 24, Queries: map[string]QueryResult{},
 		StartedAt: began.UTC().Format(time.RFC3339), CPUs: runtime.NumCPU(),
-		PeakRSSProcess: "this bench process: in-process HTTP server, embedded ClickHouse (libchdb), load clients and data generator; PostgreSQL runs in its own processes and is not counted"}
+		PeakRSSProcess: "this bench process: in-process HTTP server, embedded ClickHouse (libchdb), load clients and data generator; PostgreSQL runs in its own processes and is not counted",
+		HostCheckMs:    []float64{hostCheck()}}
 
 	to := began.UTC().Truncate(time.Second)
 	from := to.Add(-c.Span)
@@ -296,6 +300,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	}
 
 	res.LoadAvg = append(res.LoadAvg, loadAvg())
+	res.HostCheckMs = append(res.HostCheckMs, hostCheck())
 	if _, err := st.WaitForMerges(ctx, time.Minute); err != nil {
 		return nil, err
 	}

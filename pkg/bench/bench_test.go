@@ -49,6 +49,12 @@ func TestSmokeBench(t *testing.T) {
 	for _, k := range []string{"ingest_events_per_s", "raw_insert_events_per_s", "retention_ms", "peak_rss_bytes", "bytes_per_event"} {
 		positive(k, got[k])
 	}
+	if hc, _ := got["host_check_ms"].([]any); len(hc) != 2 {
+		t.Errorf("host_check_ms = %v, want the check before and after", got["host_check_ms"])
+	} else {
+		positive("host_check_ms[0]", hc[0])
+		positive("host_check_ms[1]", hc[1])
+	}
 	cpu, _ := got["ingest_cpu_us_per_event"].(map[string]any)
 	positive("ingest_cpu_us_per_event.user", cpu["user"])
 	if _, ok := cpu["system"].(float64); !ok {

@@ -132,6 +132,10 @@ func WriteReport(w io.Writer, r *Result) {
 	if len(r.LoadAvg) == 2 {
 		fmt.Fprintf(w, "Load average before / after the queries: %s / %s (on %d CPUs; more than that means other work shared the machine)\n", r.LoadAvg[0], r.LoadAvg[1], r.CPUs)
 	}
+	if len(r.HostCheckMs) == 2 {
+		fmt.Fprintf(w, "Host check (SHA-256 over 32 MiB, best of 3) at the start / after the queries: %.1f / %.1f ms (longer than usual, or than in the runs compared with, means this process got less CPU than usual)\n",
+			r.HostCheckMs[0], r.HostCheckMs[1])
+	}
 	if len(r.Tables) > 0 {
 		fmt.Fprint(w, "Disk:")
 		for _, t := range r.Tables {
