@@ -23,11 +23,7 @@ func TestIDIndexHoldsOnlyOtherIDs(t *testing.T) {
 	eng := storetest.EmbeddedEngine(t)
 	db := storetest.DBName(t)
 	opts := store.Options{Database: db, HotBytes: -1}
-	v8, err := store.OpenAt(ctx, eng, opts, 8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = eng.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`") })
+	v8 := openAt(t, opts, 8)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	// Four parts of v4 ids, each of several granules' worth of rows.
 	var v4s []event.Event

@@ -98,10 +98,7 @@ func TestLiftedContextReadsBackWhole(t *testing.T) {
 func TestLiftAcrossMigration(t *testing.T) {
 	eng := storetest.EmbeddedEngine(t)
 	opts := store.Options{Database: storetest.DBName(t)}
-	v7, err := store.OpenAt(ctx, eng, opts, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v7 := openAt(t, opts, 7)
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	old := authentikPlaced("alice", now.Add(-time.Minute), true)
 	mustInsert(t, v7, old)

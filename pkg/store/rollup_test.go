@@ -177,11 +177,7 @@ func TestRetentionWithinADay(t *testing.T) {
 func TestMigrationBackfillsRollups(t *testing.T) {
 	eng := storetest.EmbeddedEngine(t)
 	opts := store.Options{Database: storetest.DBName(t)}
-	t.Cleanup(func() { _ = eng.Exec(ctx, "DROP DATABASE IF EXISTS `"+opts.Database+"`") })
-	v2, err := store.OpenAt(ctx, eng, opts, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	v2 := openAt(t, opts, 2)
 	to := time.Date(2026, 3, 4, 0, 0, 0, 0, time.UTC)
 	from := to.Add(-48 * time.Hour)
 	prep := func(evs []event.Event) []event.Event {

@@ -213,11 +213,7 @@ func TestSearchIndexMigration(t *testing.T) {
 	eng := storetest.EmbeddedEngine(t)
 	db := storetest.DBName(t)
 	opts := store.Options{Database: db, HotBytes: -1}
-	old, err := store.OpenAt(ctx, eng, opts, 6)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = eng.Exec(ctx, "DROP DATABASE IF EXISTS `"+db+"`") })
+	old := openAt(t, opts, 6)
 	const n = 30_000
 	evs := demoDays(5, n, 3, time.Now().UTC())
 	evs[n/2].Context = json.RawMessage(`{"note":"ticket #90817 closed"}`)

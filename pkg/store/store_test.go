@@ -47,6 +47,20 @@ func mkEvent(action, user string, t time.Time) event.Event {
 	return e
 }
 
+// openAt opens a store at schema version on the embedded engine, in
+// opts.Database, which is dropped when the test ends. Migration tests then
+// open it at the latest version with store.Open and the same options.
+func openAt(t *testing.T, opts store.Options, version int) *store.Store {
+	t.Helper()
+	eng := storetest.EmbeddedEngine(t)
+	t.Cleanup(func() { _ = eng.Exec(ctx, "DROP DATABASE IF EXISTS `"+opts.Database+"`") })
+	s, err := store.OpenAt(ctx, eng, opts, version)
+	if err != nil {
+		t.Fatalf("open at version %d: %v", version, err)
+	}
+	return s
+}
+
 func mustInsert(t *testing.T, s *store.Store, evs ...event.Event) store.InsertResult {
 	t.Helper()
 	res, err := s.Insert(ctx, evs)
