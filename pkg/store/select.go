@@ -389,7 +389,11 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (*event.Event, error
 	if t, ok := idTime(id); ok {
 		// The sorting key finds the id's time in one granule or two, where
 		// the id's skip indexes could only add their reading.
-		e, err := s.getWhere(ctx, append(slices.Clone(c), "time = "+timeLit(t)), ", use_skip_indexes = 0")
+		first := append(slices.Clone(c), "time = "+timeLit(t))
+		if x := s.spans.expiresWithin(t); x != "" {
+			first = append(first, x)
+		}
+		e, err := s.getWhere(ctx, first, ", use_skip_indexes = 0")
 		if e != nil || err != nil {
 			return e, err
 		}

@@ -90,6 +90,11 @@ func intLit(n int64) string { return strconv.FormatInt(n, 10) }
 // msLit is a millisecond count, as the rollups' bucket column holds.
 func msLit(ms int64) string { return strconv.FormatInt(ms, 10) }
 
+// secTimeLit is a DateTime literal of Unix seconds, as expires holds.
+func secTimeLit(sec int64) string {
+	return "toDateTime(toUInt32(" + strconv.FormatInt(sec, 10) + "), 'UTC')"
+}
+
 // msTimeLit is a DateTime64(3) literal of Unix milliseconds.
 func msTimeLit(ms int64) string {
 	return "fromUnixTimestamp64Milli(toInt64(" + strconv.FormatInt(ms, 10) + "), 'UTC')"

@@ -66,7 +66,10 @@ type Store struct {
 	// expiry bounds the stored events' expiry from below where this
 	// store is the table's one writer (as for hot); nil where it cannot
 	// know.
-	expiry     *expiryFloor
+	expiry *expiryFloor
+	// spans bounds how long after their time the stored events expire,
+	// under the same condition as expiry; nil where it cannot know.
+	spans      *expirySpans
 	searchMu   sync.Mutex
 	searchSeen map[string]partsSeen
 }
@@ -106,6 +109,9 @@ func openAt(ctx context.Context, eng Engine, opts Options, version int) (*Store,
 		if s.expiry, err = s.readExpiryFloor(ctx); err != nil {
 			return nil, err
 		}
+		if s.spans, err = s.readExpirySpans(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -143,6 +149,116 @@ func (s *Store) readExpiryFloor(ctx context.Context) (*expiryFloor, error) {
 	return f, nil
 }
 
+// expirySpans keeps, in days, how long after their time the stored
+// events expire (expires - time, as stored). Partitions are expiry days,
+// so Get's first read, which knows the event's time from its id, can name
+// the few expiry days it may have, and the engine then weighs the primary
+// key of those days' parts instead of every part's (by id over 10M events
+// in 306 parts: 16.2 -> 13.8 ms at the median). A set rather than a
+// min-max: a store keeps logins for 30 days and model changes for years,
+// and the days between hold neither. It is kept where expiryFloor is,
+// for the same reason: Insert adds to it before the rows land, and
+// retention only removes events. A read that misses under it is tried
+// again without it, so an event stored some other way is still found.
+type expirySpans struct {
+	mu   sync.RWMutex
+	days map[int64]struct{} // k: some event has expires - time in [k-1, k+1] days
+}
+
+const dayMs = 24 * 60 * 60 * 1000
+
+// maxSpanRuns bounds the expiry ranges one lookup names; past it the
+// retention is too varied for the names to pay, and the read names none.
+const maxSpanRuns = 16
+
+// spanDay is the k of expirySpans for e: its span lies in [k, k+1) days.
+func spanDay(e *event.Event) int64 {
+	d := int64(dateTime32(e.Expires))*1000 - e.Time.UnixMilli()
+	k := d / dayMs
+	if d < 0 && d%dayMs != 0 {
+		k-- // floor
+	}
+	return k
+}
+
+// add records days not known yet; it is a no-op (read lock only) for
+// the ones known, as nearly every insert's are.
+func (sp *expirySpans) add(days []int64) {
+	sp.mu.RLock()
+	missing := false
+	for _, k := range days {
+		if _, ok := sp.days[k]; !ok {
+			missing = true
+			break
+		}
+	}
+	sp.mu.RUnlock()
+	if !missing {
+		return
+	}
+	sp.mu.Lock()
+	for _, k := range days {
+		sp.days[k] = struct{}{}
+	}
+	sp.mu.Unlock()
+}
+
+// expiresWithin is the condition on expires that every stored event of
+// time t meets, or "" when it would not narrow the read.
+func (sp *expirySpans) expiresWithin(t time.Time) string {
+	if sp == nil {
+		return ""
+	}
+	sp.mu.RLock()
+	ks := make([]int64, 0, len(sp.days))
+	for k := range sp.days {
+		ks = append(ks, k)
+	}
+	sp.mu.RUnlock()
+	if len(ks) == 0 {
+		return ""
+	}
+	slices.Sort(ks)
+	ms := t.UnixMilli()
+	var ors []string
+	for i := 0; i < len(ks); {
+		j := i
+		for j+1 < len(ks) && ks[j+1] <= ks[j]+2 { // ranges that touch: one
+			j++
+		}
+		// Seconds, rounded outwards; clamped to what a DateTime holds.
+		from := max(math.Floor(float64(ms+(ks[i]-1)*dayMs)/1000), 0)
+		to := min(math.Ceil(float64(ms+(ks[j]+1)*dayMs)/1000), math.MaxUint32)
+		if from <= to {
+			ors = append(ors, "expires BETWEEN "+secTimeLit(int64(from))+" AND "+secTimeLit(int64(to)))
+		}
+		i = j + 1
+	}
+	if len(ors) == 0 || len(ors) > maxSpanRuns {
+		return ""
+	}
+	if len(ors) == 1 {
+		return ors[0]
+	}
+	return "(" + strings.Join(ors, " OR ") + ")"
+}
+
+// readExpirySpans starts the set from the daily rollup, which keeps each
+// row's day and expiry day: an event's expires - time lies within a day
+// of their difference.
+func (s *Store) readExpirySpans(ctx context.Context) (*expirySpans, error) {
+	q := "SELECT DISTINCT intDiv(toInt64(toUnixTimestamp(toDateTime(expires_day, 'UTC'))) * 1000 - b, " + intLit(dayMs) + ") FROM " + s.l.table("events_1d")
+	days, err := queryRows(ctx, s.eng, "read the expiry spans", q, func(r Rows, k *int64) error { return r.Scan(k) })
+	if err != nil {
+		return nil, err
+	}
+	sp := &expirySpans{days: make(map[int64]struct{}, len(days))}
+	for _, k := range days {
+		sp.days[k] = struct{}{}
+	}
+	return sp, nil
+}
+
 // mayHoldExpiring tells whether a stored event may expire by the end of
 // the engine's today. The engine reads "today" from its own clock, so the
 // floor must clear a day more than this one's.
@@ -171,7 +287,7 @@ func (s *Store) Reader(limits Options) *Store {
 		opts.QueryTimeout = limits.QueryTimeout
 	}
 	opts.MaxMemory = limits.MaxMemory
-	return &Store{eng: s.eng, l: s.l, opts: opts, hot: s.hot, forceRaw: s.forceRaw, reader: true, deferSearch: s.deferSearch, readQuirks: s.readQuirks, expiry: s.expiry, lifts: s.lifts}
+	return &Store{eng: s.eng, l: s.l, opts: opts, hot: s.hot, forceRaw: s.forceRaw, reader: true, deferSearch: s.deferSearch, readQuirks: s.readQuirks, expiry: s.expiry, spans: s.spans, lifts: s.lifts}
 }
 
 // Engine returns the engine's name ("embedded" or "clickhouse").
@@ -273,6 +389,7 @@ func (s *Store) Insert(ctx context.Context, batch []event.Event) (InsertResult, 
 	body := rowBuffer()
 	var ws []written // per inserted event, for the hot tier
 	seen := make(map[string]struct{}, len(batch))
+	var spans []int64 // of this batch, distinct
 	for i := range batch {
 		key := keys[i]
 		if _, dup := existing[key]; dup {
@@ -288,6 +405,11 @@ func (s *Store) Insert(ctx context.Context, batch []event.Event) (InsertResult, 
 			// Before the rows land, so that no read skips them.
 			s.expiry.lower(int64(dateTime32(batch[i].Expires)))
 		}
+		if s.spans != nil {
+			if k := spanDay(&batch[i]); !slices.Contains(spans, k) {
+				spans = append(spans, k)
+			}
+		}
 		var w written
 		body, w = appendRowBinary(body, &batch[i], s.lifts)
 		if s.hot != nil {
@@ -297,6 +419,9 @@ func (s *Store) Insert(ctx context.Context, batch []event.Event) (InsertResult, 
 	}
 	if res.Inserted == 0 {
 		return res, nil
+	}
+	if s.spans != nil {
+		s.spans.add(spans) // before the rows land, as the floor
 	}
 	err = s.eng.Insert(ctx, s.insertion(body))
 	putRowBuffer(body)
