@@ -26,7 +26,7 @@ func TestSpanDay(t *testing.T) {
 	}
 }
 
-func TestExpiresWithin(t *testing.T) {
+func TestExpiresFor(t *testing.T) {
 	at := time.Unix(1_800_000_000, 0).UTC()
 	sec := func(days int64) string { return secTimeLit(at.Unix() + days*86400) }
 	many := map[int64]struct{}{}
@@ -48,14 +48,33 @@ func TestExpiresWithin(t *testing.T) {
 		{"no event of this time has it", map[int64]struct{}{-30000: {}}, ""},
 	} {
 		sp := &expirySpans{days: tc.days}
-		if got := sp.expiresWithin(at); got != tc.want {
+		if got := sp.expiresFor(at, at); got != tc.want {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
-	if got := (*expirySpans)(nil).expiresWithin(at); got != "" {
+	// A range of times: its width joins ranges, and an open end leaves
+	// that side open.
+	two := &expirySpans{days: map[int64]struct{}{30: {}, 365: {}}}
+	for _, tc := range []struct {
+		name     string
+		from, to time.Time
+		want     string
+	}{
+		{"a week", at, at.Add(7 * 24 * time.Hour),
+			"(expires BETWEEN " + sec(29) + " AND " + sec(7+31) + " OR expires BETWEEN " + sec(364) + " AND " + sec(7+366) + ")"},
+		{"wide enough to join", at, at.Add(400 * 24 * time.Hour), "expires BETWEEN " + sec(29) + " AND " + sec(400+366)},
+		{"open above", at, time.Time{}, "expires >= " + sec(29)},
+		{"open below", time.Time{}, at, "expires <= " + sec(366)},
+		{"open both ways", time.Time{}, time.Time{}, ""},
+	} {
+		if got := two.expiresFor(tc.from, tc.to); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if got := (*expirySpans)(nil).expiresFor(at, at); got != "" {
 		t.Errorf("no spans kept: %q", got)
 	}
-	if !strings.Contains((&expirySpans{days: map[int64]struct{}{0: {}}}).expiresWithin(at.Add(500*time.Millisecond)), secTimeLit(at.Unix()-86400)) {
+	if !strings.Contains((&expirySpans{days: map[int64]struct{}{0: {}}}).expiresFor(at.Add(500*time.Millisecond), at.Add(500*time.Millisecond)), secTimeLit(at.Unix()-86400)) {
 		t.Error("a time within a second is not rounded outwards")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -158,4 +159,85 @@ func TestGetNamesExpiryDays(t *testing.T) {
 	if stmts := get(short); len(stmts) != 1 {
 		t.Errorf("get of a short-lived event ran %q, want one read", stmts)
 	}
+}
+
+// TestReadsNameExpiryDays: reads of a time range name the expiry days its
+// events can have, and answer as a store that names none does, over
+// events kept 30 days, a year and (from the store's own insert, after it
+// opened) seven years.
+func TestReadsNameExpiryDays(t *testing.T) {
+	eng := storetest.EmbeddedEngine(t)
+	db := storetest.DBName(t)
+	plain := storetest.Embedded(t, store.Options{Database: db, HotBytes: -1}) // names none
+	from, to := seedRollupData(t, plain)
+	log := &sqlLog{}
+	s, err := store.Open(ctx, store.Traced(eng, slog.New(log)), store.Options{Database: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+
+	lo, hi := from.Add(3*time.Hour+17*time.Minute), to.Add(-5*time.Hour-789*time.Millisecond)
+	filters := map[string]store.Filter{
+		"all":     {},
+		"range":   {Tenant: "default", From: lo, To: hi},
+		"day":     {From: hi.Add(-24 * time.Hour), To: hi},
+		"actions": {Tenant: "default", Actions: []string{"login", "login_failed"}, From: lo, To: hi},
+		"search":  {Search: "firefox", From: lo, To: hi},
+	}
+	compare := func() {
+		t.Helper()
+		mark := log.mark()
+		same := func(name string, fn func(*store.Store) (any, error)) {
+			t.Helper()
+			got, err := fn(s)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			want, err := fn(plain)
+			if err != nil {
+				t.Fatalf("%s (naming none): %v", name, err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: naming expiry days changes the answer:\n got  %v\n want %v", name, got, want)
+			}
+		}
+		for name, f := range filters {
+			for _, limit := range []int{10, 5000} {
+				same(fmt.Sprintf("events %s %d", name, limit), func(st *store.Store) (any, error) { return st.Events(ctx, f, limit) })
+			}
+			same("geopoints "+name, func(st *store.Store) (any, error) { return st.GeoPoints(ctx, f, 0) })
+			same("top users "+name, func(st *store.Store) (any, error) { return st.TopGroups(ctx, f, store.DimUser, 0) })
+			for _, step := range []time.Duration{time.Minute, time.Hour, 24 * time.Hour} {
+				tlo := lo
+				if step < time.Hour {
+					tlo = hi.Add(-6 * time.Hour)
+				}
+				same(fmt.Sprintf("series %s %s", name, step), func(st *store.Store) (any, error) {
+					return st.TimeSeries(ctx, f, store.DimAction, step, tlo, hi)
+				})
+			}
+		}
+		named := 0
+		for _, q := range log.since(mark) {
+			if strings.Contains(q, "expires BETWEEN") || strings.Contains(q, "expires >=") || strings.Contains(q, "expires <=") {
+				named++
+			}
+		}
+		if named < 10 {
+			t.Errorf("%d reads named expiry days, want most", named)
+		}
+	}
+	compare()
+
+	// Events kept seven years, stored by this store (older than its hot
+	// tier covers, so the engine answers for them too).
+	var long []event.Event
+	for i := range 200 {
+		e := mkEvent("login", fmt.Sprintf("user%d", i%7), lo.Add(time.Duration(i)*17*time.Minute))
+		e.Expires = e.Time.Add(7 * 365 * 24 * time.Hour)
+		long = append(long, e)
+	}
+	mustInsert(t, s, long...)
+	compare()
 }

@@ -132,6 +132,17 @@ const (
 	unboundedHi = math.MaxInt64
 )
 
+// spanTimes is sp as times, zero where unbounded.
+func spanTimes(sp span) (from, to time.Time) {
+	if sp.lo != unboundedLo {
+		from = time.UnixMilli(sp.lo)
+	}
+	if sp.hi != unboundedHi {
+		to = time.UnixMilli(sp.hi)
+	}
+	return from, to
+}
+
 // piece is one part of a read: a rollup (nil for raw events) over a span.
 type piece struct {
 	r *rollup
@@ -296,6 +307,9 @@ func (s *Store) unionSQL(a aggRead) (string, error) {
 	for _, p := range plan(a.sp, a.usable()) {
 		t := rangeOf("time", p.span, msTimeLit)
 		if p.r == nil {
+			if x := s.spans.expiresFor(spanTimes(p.span)); x != "" {
+				t += " AND " + x // the edge's expiry days: partitions pruned
+			}
 			raw = append(raw, "("+t+")")
 			continue
 		}

@@ -333,6 +333,9 @@ func (s *Store) newest(ctx context.Context, f Filter, extra string, limit int) (
 		if !hi.IsZero() {
 			c = append(c, "time < "+timeLit(hi))
 		}
+		if x := s.spans.expiresFor(lo, hi); x != "" {
+			c = append(c, x) // the window's expiry days: partitions pruned
+		}
 		settings := s.readSettingsThreads(1)
 		if width > 64*time.Hour || last || (f.Search != "" && width > firstWindow) {
 			// A long window is worth both cores, and is read as it lies
@@ -390,7 +393,7 @@ func (s *Store) Get(ctx context.Context, tenant, id string) (*event.Event, error
 		// The sorting key finds the id's time in one granule or two, where
 		// the id's skip indexes could only add their reading.
 		first := append(slices.Clone(c), "time = "+timeLit(t))
-		if x := s.spans.expiresWithin(t); x != "" {
+		if x := s.spans.expiresFor(t, t); x != "" {
 			first = append(first, x)
 		}
 		e, err := s.getWhere(ctx, first, ", use_skip_indexes = 0")

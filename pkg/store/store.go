@@ -203,10 +203,13 @@ func (sp *expirySpans) add(days []int64) {
 	sp.mu.Unlock()
 }
 
-// expiresWithin is the condition on expires that every stored event of
-// time t meets, or "" when it would not narrow the read.
-func (sp *expirySpans) expiresWithin(t time.Time) string {
-	if sp == nil {
+// expiresFor is a condition on expires that every stored event with a
+// time in [from, to] meets (a zero bound is open), or "" when it would
+// not narrow the read. Reads other than Get have no second read to fall
+// back on: they rely, as mayHoldExpiring does, on this store being its
+// table's one writer.
+func (sp *expirySpans) expiresFor(from, to time.Time) string {
+	if sp == nil || (from.IsZero() && to.IsZero()) {
 		return ""
 	}
 	sp.mu.RLock()
@@ -219,18 +222,28 @@ func (sp *expirySpans) expiresWithin(t time.Time) string {
 		return ""
 	}
 	slices.Sort(ks)
-	ms := t.UnixMilli()
+	// Seconds, rounded outwards; clamped to what a DateTime holds.
+	lower := func(k int64) string {
+		return secTimeLit(int64(max(math.Floor(float64(from.UnixMilli()+(k-1)*dayMs)/1000), 0)))
+	}
+	upper := func(k int64) string {
+		return secTimeLit(int64(min(math.Ceil(float64(to.UnixMilli()+(k+1)*dayMs)/1000), math.MaxUint32)))
+	}
+	switch {
+	case to.IsZero():
+		return "expires >= " + lower(ks[0])
+	case from.IsZero():
+		return "expires <= " + upper(ks[len(ks)-1])
+	}
+	reach := (to.UnixMilli() - from.UnixMilli()) / dayMs // ranges this far apart touch
 	var ors []string
 	for i := 0; i < len(ks); {
 		j := i
-		for j+1 < len(ks) && ks[j+1] <= ks[j]+2 { // ranges that touch: one
+		for j+1 < len(ks) && ks[j+1] <= ks[j]+2+reach {
 			j++
 		}
-		// Seconds, rounded outwards; clamped to what a DateTime holds.
-		from := max(math.Floor(float64(ms+(ks[i]-1)*dayMs)/1000), 0)
-		to := min(math.Ceil(float64(ms+(ks[j]+1)*dayMs)/1000), math.MaxUint32)
-		if from <= to {
-			ors = append(ors, "expires BETWEEN "+secTimeLit(int64(from))+" AND "+secTimeLit(int64(to)))
+		if from.UnixMilli()+(ks[i]-1)*dayMs <= math.MaxUint32*1000 && to.UnixMilli()+(ks[j]+1)*dayMs >= 0 {
+			ors = append(ors, "expires BETWEEN "+lower(ks[i])+" AND "+upper(ks[j]))
 		}
 		i = j + 1
 	}
