@@ -49,39 +49,6 @@ func (l *sqlLog) mark() int {
 	return len(l.stmt)
 }
 
-// partitionParts reads, from the plan of q, how many parts the partition
-// key keeps of how many.
-func partitionParts(t *testing.T, eng store.Engine, q string) (left, all int) {
-	t.Helper()
-	rows, err := eng.Query(ctx, "EXPLAIN indexes = 1 "+q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var in bool
-	for rows.Next() {
-		var line string
-		if err := rows.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		line = strings.TrimSpace(line)
-		switch {
-		case line == "Partition":
-			in = true
-		case in && strings.HasPrefix(line, "Parts: "):
-			if _, err := fmt.Sscanf(line, "Parts: %d/%d", &left, &all); err != nil {
-				t.Fatalf("%q: %v", line, err)
-			}
-			return left, all
-		}
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	t.Fatalf("the plan of %s prunes no partitions", q)
-	return 0, 0
-}
-
 // TestGetNamesExpiryDays: a lookup by a UUIDv7 id reads only the expiry
 // days an event of the id's time can have, by what the store knows of
 // expires - time: from the daily rollup when it opens, and from its own
@@ -129,7 +96,7 @@ func TestGetNamesExpiryDays(t *testing.T) {
 		if len(stmts) != 1 || !strings.Contains(stmts[0], "expires BETWEEN") {
 			t.Fatalf("get %s ran %d statements, want one naming expiry days: %q", e.ID, len(stmts), stmts)
 		}
-		left, all := partitionParts(t, eng, stmts[0])
+		left, all := planned(t, eng, stmts[0], "Partition", "Parts")
 		if left < 1 || left > 4 || all < 11 {
 			t.Errorf("get %s reads %d of %d parts, want 1 to 4", e.ID, left, all)
 		}

@@ -25,12 +25,19 @@ func granules(t *testing.T, eng store.Engine, db, term string) (left, all int) {
 // index named index leaves for a read with the clause where, of how many.
 func indexGranules(t *testing.T, eng store.Engine, db, index, where string) (left, all int) {
 	t.Helper()
-	rows, err := eng.Query(ctx, "EXPLAIN indexes = 1 SELECT count() FROM `"+db+"`.events"+where)
+	return planned(t, eng, "SELECT count() FROM `"+db+"`.events"+where, "Name: "+index, "Granules")
+}
+
+// planned reads, from the plan of query q, the "kept/of" count named what
+// (Parts, Granules) in the index section headed by the line section.
+func planned(t *testing.T, eng store.Engine, q, section, what string) (left, all int) {
+	t.Helper()
+	rows, err := eng.Query(ctx, "EXPLAIN indexes = 1 "+q)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	var inIndex bool
+	var in bool
 	for rows.Next() {
 		var line string
 		if err := rows.Scan(&line); err != nil {
@@ -38,10 +45,10 @@ func indexGranules(t *testing.T, eng store.Engine, db, index, where string) (lef
 		}
 		line = strings.TrimSpace(line)
 		switch {
-		case strings.HasPrefix(line, "Name: "):
-			inIndex = line == "Name: "+index
-		case inIndex && strings.HasPrefix(line, "Granules: "):
-			if _, err := fmt.Sscanf(line, "Granules: %d/%d", &left, &all); err != nil {
+		case line == section || strings.HasPrefix(line, "Name: "):
+			in = line == section
+		case in && strings.HasPrefix(line, what+": "):
+			if _, err := fmt.Sscanf(line, what+": %d/%d", &left, &all); err != nil {
 				t.Fatalf("%q: %v", line, err)
 			}
 			return left, all
@@ -50,7 +57,7 @@ func indexGranules(t *testing.T, eng store.Engine, db, index, where string) (lef
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	t.Fatalf("the plan of a read%s does not use %s", where, index)
+	t.Fatalf("the plan of %s has no %s with %s", q, section, what)
 	return 0, 0
 }
 
