@@ -320,6 +320,18 @@ func (s *Store) newest(ctx context.Context, f Filter, extra string, limit int) (
 	var out []event.Event
 	width := firstWindow
 	start := top
+	restarted := false
+	plain := base // the conditions but the text search's
+	if f.Search != "" {
+		nf := f
+		nf.Search = ""
+		if plain, err = nf.conds(false); err != nil {
+			return nil, err
+		}
+		if extra != "" {
+			plain = append(plain, extra)
+		}
+	}
 	for {
 		lo := top.Add(-width)
 		last := width >= lastWindow || (!f.From.IsZero() && !lo.After(f.From))
@@ -355,6 +367,28 @@ func (s *Store) newest(ctx context.Context, f Filter, extra string, limit int) (
 		if len(out) >= limit || last {
 			return out, nil
 		}
+		if f.Search != "" && len(out) == 0 && !restarted {
+			// No match in the newest window. When the filter's events (of
+			// any text) end before it, as when a tenant went quiet or a
+			// range ends past the newest data, the windows start again at
+			// the newest of them; else the empty window would pass for a
+			// rare term's and the whole range would be read at once (a
+			// common term over a month of 10M events ending a day before
+			// the range: 3.3 s).
+			restarted = true
+			t, ok, err := s.newestBefore(ctx, plain, f.From, hi)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return out, nil
+			}
+			if t.Before(lo) {
+				hi = t.Add(time.Millisecond)
+				top, start = hi, hi
+				continue
+			}
+		}
 		hi, top = lo, lo
 		if f.Search != "" && searchRest(len(out), limit-len(out), start.Sub(lo), lo.Sub(f.From), !f.From.IsZero()) {
 			// A text search is a scan of the text whatever the window,
@@ -368,6 +402,29 @@ func (s *Store) newest(ctx context.Context, f Filter, extra string, limit int) (
 		}
 		width *= nextGrowth(len(out), limit-len(out))
 	}
+}
+
+// newestBefore is the time of the newest event meeting every condition of
+// c with a time in [from, to) (a zero bound is open), and whether there is
+// one. Read in time order, it touches the newest granules only.
+func (s *Store) newestBefore(ctx context.Context, c []string, from, to time.Time) (time.Time, bool, error) {
+	c = slices.Clone(c)
+	if !from.IsZero() {
+		c = append(c, "time >= "+timeLit(from))
+	}
+	if !to.IsZero() {
+		c = append(c, "time < "+timeLit(to))
+	}
+	if x := s.spans.expiresFor(from, to); x != "" {
+		c = append(c, x)
+	}
+	q := "SELECT toUnixTimestamp64Milli(time) FROM " + s.l.table("events") + whereOf(strings.Join(c, " AND ")) +
+		" ORDER BY time DESC LIMIT 1" + s.readSettingsThreads(1)
+	ms, err := queryRows(ctx, s.eng, "newest time", q, func(r Rows, ms *int64) error { return r.Scan(ms) })
+	if err != nil || len(ms) == 0 {
+		return time.Time{}, false, err
+	}
+	return time.UnixMilli(ms[0]).UTC(), true, nil
 }
 
 // Get returns one event by id, or (nil, nil) when the tenant has none
