@@ -320,7 +320,6 @@ func (s *Store) newest(ctx context.Context, f Filter, extra string, limit int) (
 	var out []event.Event
 	width := firstWindow
 	start := top
-	restarted := false
 	plain := base // the conditions but the text search's
 	if f.Search != "" {
 		nf := f
@@ -367,25 +366,21 @@ func (s *Store) newest(ctx context.Context, f Filter, extra string, limit int) (
 		if len(out) >= limit || last {
 			return out, nil
 		}
-		if f.Search != "" && len(out) == 0 && !restarted {
-			// No match in the newest window. When the filter's events (of
-			// any text) end before it, as when a tenant went quiet or a
-			// range ends past the newest data, the windows start again at
-			// the newest of them; else the empty window would pass for a
-			// rare term's and the whole range would be read at once (a
-			// common term over a month of 10M events ending a day before
-			// the range: 3.3 s).
-			restarted = true
-			t, ok, err := s.newestBefore(ctx, plain, f.From, hi)
+		if f.Search != "" && len(out) == 0 {
+			// No match yet. Before taking that for a rare term's sign
+			// (below), ask whether the window held any of the filter's
+			// events at all: when a tenant went quiet, or a range ends
+			// past the newest data, it did not, and the windows grow as
+			// for a plain read instead of the whole range being read at
+			// once (a common term over a month of 10M events ending a day
+			// before the range: 3.3 s).
+			has, err := s.anyEvent(ctx, plain, lo, hi)
 			if err != nil {
 				return nil, err
 			}
-			if !ok {
-				return out, nil
-			}
-			if t.Before(lo) {
-				hi = t.Add(time.Millisecond)
-				top, start = hi, hi
+			if !has {
+				hi, top = lo, lo
+				width *= windowGrowth
 				continue
 			}
 		}
@@ -404,10 +399,10 @@ func (s *Store) newest(ctx context.Context, f Filter, extra string, limit int) (
 	}
 }
 
-// newestBefore is the time of the newest event meeting every condition of
-// c with a time in [from, to) (a zero bound is open), and whether there is
-// one. Read in time order, it touches the newest granules only.
-func (s *Store) newestBefore(ctx context.Context, c []string, from, to time.Time) (time.Time, bool, error) {
+// anyEvent tells whether some event meets every condition of c with a
+// time in [from, to) (a zero bound is open). The window's parts and
+// granules are the few read, and the first row found ends it.
+func (s *Store) anyEvent(ctx context.Context, c []string, from, to time.Time) (bool, error) {
 	c = slices.Clone(c)
 	if !from.IsZero() {
 		c = append(c, "time >= "+timeLit(from))
@@ -418,13 +413,9 @@ func (s *Store) newestBefore(ctx context.Context, c []string, from, to time.Time
 	if x := s.spans.expiresFor(from, to); x != "" {
 		c = append(c, x)
 	}
-	q := "SELECT toUnixTimestamp64Milli(time) FROM " + s.l.table("events") + whereOf(strings.Join(c, " AND ")) +
-		" ORDER BY time DESC LIMIT 1" + s.readSettingsThreads(1)
-	ms, err := queryRows(ctx, s.eng, "newest time", q, func(r Rows, ms *int64) error { return r.Scan(ms) })
-	if err != nil || len(ms) == 0 {
-		return time.Time{}, false, err
-	}
-	return time.UnixMilli(ms[0]).UTC(), true, nil
+	q := "SELECT toUInt8(1) FROM " + s.l.table("events") + whereOf(strings.Join(c, " AND ")) + " LIMIT 1" + s.readSettingsThreads(1)
+	ones, err := queryRows(ctx, s.eng, "any event", q, func(r Rows, one *uint8) error { return r.Scan(one) })
+	return len(ones) > 0, err
 }
 
 // Get returns one event by id, or (nil, nil) when the tenant has none
